@@ -1,0 +1,296 @@
+"""Numeric parameters of a scenario: a fixed value or an uncertainty distribution.
+
+Any numeric parameter in a scenario file may be written as a bare number, as
+``{value: N, source: "..."}``, or as one of five distributions sampled once per run:
+
+    {uniform: [low, high]}
+    {triangular: [low, mode, high]}
+    {truncnormal: [mean, sd, low, high]}
+    {beta: [a, b]}  or  {beta: [a, b, low, high]}
+    {choice: [v1, v2, ...], weights: [w1, w2, ...]}
+
+Each form may carry a ``source:`` note. Ranges (a probability in [0, 1], troops >= 0) are
+checked on the whole support of a distribution, so an impossible value can never be sampled.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Annotated, Any, ClassVar
+
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
+
+_STD_NORMAL = NormalDist()
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str | None = Field(None, description="Where the number comes from, or 'assumption'.")
+
+    uncertain: ClassVar[bool] = True
+
+    def support(self) -> tuple[float, float]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def nominal(self) -> float:
+        """A central value, used where one number must stand for the distribution."""
+        lo, hi = self.support()
+        return (lo + hi) / 2
+
+
+class Fixed(_Form):
+    """A fixed value with its source note."""
+
+    value: float
+    uncertain: ClassVar[bool] = False
+
+    def support(self):
+        return (self.value, self.value)
+
+    def sample(self, rng):
+        return self.value
+
+    def nominal(self):
+        return self.value
+
+    def describe(self):
+        return f"{self.value:g}"
+
+
+class Uniform(_Form):
+    uniform: tuple[float, float] = Field(description="[low, high]")
+
+    @model_validator(mode="after")
+    def _check(self):
+        lo, hi = self.uniform
+        if not lo < hi:
+            raise ValueError(f"uniform needs low < high, got [{lo:g}, {hi:g}]")
+        return self
+
+    def support(self):
+        return self.uniform
+
+    def sample(self, rng):
+        return float(rng.uniform(*self.uniform))
+
+    def describe(self):
+        return f"uniform({self.uniform[0]:g}, {self.uniform[1]:g})"
+
+
+class Triangular(_Form):
+    triangular: tuple[float, float, float] = Field(description="[low, mode, high]")
+
+    @model_validator(mode="after")
+    def _check(self):
+        lo, mode, hi = self.triangular
+        if not (lo <= mode <= hi and lo < hi):
+            raise ValueError(
+                "triangular needs low <= mode <= high and low < high, "
+                f"got [{lo:g}, {mode:g}, {hi:g}]"
+            )
+        return self
+
+    def support(self):
+        return (self.triangular[0], self.triangular[2])
+
+    def nominal(self):
+        return self.triangular[1]
+
+    def sample(self, rng):
+        return float(rng.triangular(*self.triangular))
+
+    def describe(self):
+        return "triangular({:g}, {:g}, {:g})".format(*self.triangular)
+
+
+class TruncNormal(_Form):
+    truncnormal: tuple[float, float, float, float] = Field(description="[mean, sd, low, high]")
+
+    @model_validator(mode="after")
+    def _check(self):
+        mean, sd, lo, hi = self.truncnormal
+        if not sd > 0:
+            raise ValueError(f"truncnormal needs sd > 0, got {sd:g}")
+        if not lo < hi:
+            raise ValueError(f"truncnormal needs low < high, got [{lo:g}, {hi:g}]")
+        a, b = _STD_NORMAL.cdf((lo - mean) / sd), _STD_NORMAL.cdf((hi - mean) / sd)
+        if b - a < 1e-9:
+            raise ValueError("truncnormal: [low, high] holds almost no probability mass")
+        return self
+
+    def support(self):
+        return (self.truncnormal[2], self.truncnormal[3])
+
+    def nominal(self):
+        mean, _, lo, hi = self.truncnormal
+        return min(max(mean, lo), hi)
+
+    def sample(self, rng):
+        # Inverse-CDF sampling: one uniform draw per sample, whatever the truncation.
+        mean, sd, lo, hi = self.truncnormal
+        a, b = _STD_NORMAL.cdf((lo - mean) / sd), _STD_NORMAL.cdf((hi - mean) / sd)
+        u = float(rng.uniform(a, b))
+        u = min(max(u, 1e-12), 1 - 1e-12)
+        return min(max(mean + sd * _STD_NORMAL.inv_cdf(u), lo), hi)
+
+    def describe(self):
+        return "truncnormal(mean {:g}, sd {:g}, in [{:g}, {:g}])".format(*self.truncnormal)
+
+
+class Beta(_Form):
+    beta: tuple[float, float] | tuple[float, float, float, float] = Field(
+        description="[a, b] on [0, 1], or [a, b, low, high]"
+    )
+
+    @model_validator(mode="after")
+    def _check(self):
+        a, b = self.beta[:2]
+        if not (a > 0 and b > 0):
+            raise ValueError(f"beta needs a > 0 and b > 0, got a={a:g}, b={b:g}")
+        lo, hi = self.support()
+        if not lo < hi:
+            raise ValueError(f"beta needs low < high, got [{lo:g}, {hi:g}]")
+        return self
+
+    def support(self):
+        return (self.beta[2], self.beta[3]) if len(self.beta) == 4 else (0.0, 1.0)
+
+    def nominal(self):
+        a, b = self.beta[:2]
+        lo, hi = self.support()
+        return lo + (hi - lo) * a / (a + b)
+
+    def sample(self, rng):
+        lo, hi = self.support()
+        return lo + (hi - lo) * float(rng.beta(self.beta[0], self.beta[1]))
+
+    def describe(self):
+        lo, hi = self.support()
+        return f"beta({self.beta[0]:g}, {self.beta[1]:g}) on [{lo:g}, {hi:g}]"
+
+
+class Choice(_Form):
+    choice: list[float] = Field(min_length=1, description="the values to choose among")
+    weights: list[float] | None = Field(None, description="relative weights, one per value")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.weights is not None:
+            if len(self.weights) != len(self.choice):
+                raise ValueError(
+                    f"choice has {len(self.choice)} values but {len(self.weights)} weights"
+                )
+            if any(w < 0 for w in self.weights) or not sum(self.weights) > 0:
+                raise ValueError("choice weights must be >= 0 with a positive sum")
+        return self
+
+    def support(self):
+        return (min(self.choice), max(self.choice))
+
+    def nominal(self):
+        if self.weights is None:
+            return sum(self.choice) / len(self.choice)
+        total = sum(v * w for v, w in zip(self.choice, self.weights, strict=True))
+        return total / sum(self.weights)
+
+    def sample(self, rng):
+        if self.weights is None:
+            return float(self.choice[int(rng.integers(len(self.choice)))])
+        p = np.asarray(self.weights, dtype=float)
+        return float(self.choice[int(rng.choice(len(self.choice), p=p / p.sum()))])
+
+    def describe(self):
+        return "choice(" + ", ".join(f"{v:g}" for v in self.choice) + ")"
+
+
+DISTRIBUTIONS = {
+    "uniform": Uniform,
+    "triangular": Triangular,
+    "truncnormal": TruncNormal,
+    "beta": Beta,
+    "choice": Choice,
+}
+FORM_KEYS = ("value", *DISTRIBUTIONS)
+
+
+def _tag(v: Any) -> str | None:
+    if isinstance(v, bool):
+        return None  # YAML's yes/no/true/false are not numbers
+    if isinstance(v, (int, float)):
+        return "number" if math.isfinite(v) else None
+    if isinstance(v, _Form):
+        return next(k for k in FORM_KEYS if k in type(v).model_fields)
+    if isinstance(v, dict):
+        keys = [k for k in FORM_KEYS if k in v]
+        return keys[0] if len(keys) == 1 else None
+    return None
+
+
+_QUANTITY_HELP = (
+    "expected a number, {value: N, source: ...}, or one distribution: "
+    "{uniform: [low, high]}, {triangular: [low, mode, high]}, "
+    "{truncnormal: [mean, sd, low, high]}, {beta: [a, b]}, {choice: [v1, v2, ...]}"
+)
+
+Quantity = Annotated[
+    Annotated[float, Tag("number")]
+    | Annotated[Fixed, Tag("value")]
+    | Annotated[Uniform, Tag("uniform")]
+    | Annotated[Triangular, Tag("triangular")]
+    | Annotated[TruncNormal, Tag("truncnormal")]
+    | Annotated[Beta, Tag("beta")]
+    | Annotated[Choice, Tag("choice")],
+    Discriminator(_tag, custom_error_type="quantity", custom_error_message=_QUANTITY_HELP),
+]
+
+
+class InRange:
+    """Validator: the value, or the whole support of a distribution, lies in [lo, hi]."""
+
+    def __init__(self, lo: float | None, hi: float | None, what: str):
+        self.lo, self.hi, self.what = lo, hi, what
+
+    def __call__(self, q):
+        lo, hi = (q, q) if isinstance(q, (int, float)) else q.support()
+        if (self.lo is not None and lo < self.lo) or (self.hi is not None and hi > self.hi):
+            shown = f"{q:g}" if isinstance(q, (int, float)) else f"values from {lo:g} to {hi:g}"
+            raise ValueError(f"must be {self.what}; got {shown}")
+        return q
+
+    def clip(self, x: float) -> float:
+        if self.lo is not None and x < self.lo:
+            return self.lo
+        if self.hi is not None and x > self.hi:
+            return self.hi
+        return x
+
+
+PROB = InRange(0.0, 1.0, "a probability or share in [0, 1]")
+STANCE = InRange(-1.0, 1.0, "in [-1, 1] (-1 opposes, +1 supports)")
+NONNEG = InRange(0.0, None, ">= 0")
+
+Prob = Annotated[Quantity, AfterValidator(PROB)]
+Stance = Annotated[Quantity, AfterValidator(STANCE)]
+NonNeg = Annotated[Quantity, AfterValidator(NONNEG)]
+
+
+def is_distribution(q: Any) -> bool:
+    return isinstance(q, _Form) and q.uncertain
+
+
+def fixed_value(q: Any) -> Any:
+    """The plain value of a fixed quantity (number or Fixed); other things pass through."""
+    return q.value if isinstance(q, Fixed) else q

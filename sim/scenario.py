@@ -1,0 +1,452 @@
+"""Loading scenario files: YAML, `extends`, validation, clear errors, and per-run sampling.
+
+`load_scenario(path)` returns a `LoadedScenario`: the validated scenario, its parameters as a
+plain tree (dotted paths such as ``countries.Pakistan.domestic.opposition_strength``), the
+uncertain parameters among them, and `sample(rng)` which draws one run's concrete parameters.
+Every problem is raised as a `ScenarioError` naming the file, the key path and the problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import AfterValidator, BaseModel, ValidationError
+
+from .quantity import DISTRIBUTIONS, FORM_KEYS, InRange, _Form, fixed_value, is_distribution
+from .schema import CrossReferenceError, Scenario
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used. `problems` holds (file, key path, message) triples."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        lines = []
+        for file, key, msg in self.problems:
+            where = f"{file}: {key}: " if key else f"{file}: "
+            lines.append(where + msg)
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- YAML reading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def _read_yaml(path: Path, text: str) -> dict:
+    shown = str(path)
+    if not text.strip():
+        raise ScenarioError([(shown, "", "the file is empty")])
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ScenarioError([(shown, "", f"malformed YAML: {where}{problem}")]) from None
+    if data is None:
+        raise ScenarioError([(shown, "", "the file holds no settings")])
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [(shown, "", f"the top level must be a mapping of keys, not a {type(data).__name__}")]
+        )
+    return data
+
+
+def _is_quantity_dict(v: Any) -> bool:
+    return isinstance(v, dict) and any(k in v for k in FORM_KEYS)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Merge `over` onto `base`: mappings merge key by key, everything else is replaced.
+
+    A quantity written as a mapping (``{uniform: [...]}``) is one value and is replaced whole;
+    a key set to null in `over` is removed (e.g. ``countries: {Turkey: null}``).
+    """
+    out = dict(base)
+    for k, v in over.items():
+        if v is None:
+            out.pop(k, None)
+        elif (
+            isinstance(v, dict) and isinstance(out.get(k), dict)
+            and not _is_quantity_dict(v) and not _is_quantity_dict(out[k])
+        ):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """Read a scenario file and its `extends` ancestors; return the merged mapping and texts."""
+    path = Path(path)
+    shown = str(path)
+    if not path.exists():
+        raise ScenarioError([(shown, "", "file not found")])
+    if path.is_dir():
+        raise ScenarioError([(shown, "", "is a folder, not a scenario file")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError([(shown, "", f"cannot be read: {e}")]) from None
+    data = _read_yaml(path, text)
+    texts = {shown: text}
+    parent = data.get("extends")
+    if parent is None:
+        return data, texts
+    if not isinstance(parent, str) or not parent.strip():
+        raise ScenarioError([(shown, "extends", "must be the path of another scenario file")])
+    parent_path = (path.parent / parent).resolve()
+    chain = (*_chain, path.resolve())
+    if parent_path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, parent_path))
+        raise ScenarioError([(shown, "extends", f"circular extends: {cycle}")])
+    if not parent_path.exists():
+        raise ScenarioError([(shown, "extends", f"parent scenario '{parent}' not found "
+                              f"(looked for {parent_path})")])
+    base, parent_texts = read_raw(parent_path, chain)
+    child = {k: v for k, v in data.items() if k != "extends"}
+    merged = deep_merge({k: v for k, v in base.items() if k != "extends"}, child)
+    merged["extends"] = parent
+    return merged, {**parent_texts, **texts}
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _annotation_at(loc: tuple) -> tuple[list[str] | None, tuple]:
+    """Follow a pydantic error location through the schema.
+
+    Returns the valid keys at that location (if it is a mapping with fixed keys) and the
+    location with pydantic's internal union tags removed, for display.
+    """
+    ann: Any = Scenario
+    shown: list = []
+    keys: list[str] | None = list(Scenario.model_fields)
+    for part in loc:
+        ann = _strip_annotated(ann)
+        origin = typing.get_origin(ann)
+        if origin in (typing.Union, types.UnionType):
+            members = [_strip_annotated(a) for a in typing.get_args(ann)]
+            tagged = {_tag_of(a): a for a in members}
+            if part in tagged:  # a discriminated-union tag, not a real key
+                ann = tagged[part]
+                continue
+            non_none = [a for a in members if a is not type(None)]
+            ann = non_none[0] if len(non_none) == 1 else None
+            ann = _strip_annotated(ann)
+            origin = typing.get_origin(ann)
+        shown.append(part)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            f = ann.model_fields.get(part)
+            ann = f.annotation if f else None
+        elif origin is dict:
+            ann = typing.get_args(ann)[1]
+        elif origin is list:
+            ann = typing.get_args(ann)[0]
+        else:
+            ann = None
+    ann = _strip_annotated(ann)
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        non_none = [a for a in typing.get_args(ann) if a is not type(None)]
+        ann = _strip_annotated(non_none[0]) if len(non_none) == 1 else None
+    keys = list(ann.model_fields) if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return keys, tuple(shown)
+
+
+def _strip_annotated(ann):
+    while typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    return ann
+
+
+def _tag_of(ann) -> str | None:
+    if isinstance(ann, type) and issubclass(ann, _Form):
+        return next((k for k in FORM_KEYS if k in ann.model_fields), None)
+    if ann is float:
+        return "number"
+    return None
+
+
+def _dotted(loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _explain(err: dict, file: str) -> list[tuple[str, str, str]]:
+    ctx_error = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, CrossReferenceError):
+        base = tuple(err["loc"])
+        return [(file, _dotted(_annotation_at(base + tuple(loc))[1]), msg)
+                for loc, msg in ctx_error.problems]
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        keys, shown_parent = _annotation_at(loc[:-1])
+        bad = loc[-1]
+        msg = f"unknown key '{bad}'"
+        close = difflib.get_close_matches(str(bad), keys or [], n=1, cutoff=0.5)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+        elif keys:
+            msg += f"; valid keys here: {', '.join(keys)}"
+        return [(file, _dotted((*shown_parent, bad)), msg)]
+    _, shown = _annotation_at(loc)
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind == "missing":
+        msg = "required key is missing"
+    elif "input" in err and kind not in ("quantity",) and not isinstance(err["input"], dict):
+        msg += f" (got {err['input']!r})"
+    return [(file, _dotted(shown), msg)]
+
+
+def validate_mapping(data: dict, file: str) -> Scenario:
+    """Validate a merged scenario mapping; raise ScenarioError with every problem found."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        problems: list[tuple[str, str, str]] = []
+        for err in e.errors():
+            for p in _explain(err, file):
+                if p not in problems:
+                    problems.append(p)
+        raise ScenarioError(problems) from None
+    return scenario
+
+
+# --------------------------------------------------------------------------- parameter tree
+
+
+def _range_of(metadata) -> InRange | None:
+    for m in metadata:
+        if isinstance(m, AfterValidator) and isinstance(m.func, InRange):
+            return m.func
+    return None
+
+
+def _field_range(finfo) -> InRange | None:
+    """The range of a quantity field, also when it is optional (`Prob | None`)."""
+    found = _range_of(finfo.metadata)
+    if found is None and typing.get_origin(finfo.annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(finfo.annotation):
+            found = found or _range_of(getattr(arg, "__metadata__", ()))
+    return found
+
+
+def _tree(obj, ann, path, bounds, sources):
+    """Turn validated objects into plain dicts/lists; record each quantity's range and source."""
+    if isinstance(obj, BaseModel):
+        out = {}
+        for name, finfo in type(obj).model_fields.items():
+            value = getattr(obj, name)
+            sub = f"{path}.{name}" if path else name
+            rng = _field_range(finfo)
+            if rng is not None and value is not None:
+                bounds[sub] = rng
+                if isinstance(value, _Form) and value.source:
+                    sources[sub] = value.source
+                out[name] = _leaf(value)
+            elif name in ("set", "add") and isinstance(obj, _event_cls()):
+                out[name] = dict(value)  # paths as keys: not parameters themselves
+            else:
+                out[name] = _tree(value, finfo.annotation, sub, bounds, sources)
+        return out
+    if isinstance(obj, dict):
+        val_ann = typing.get_args(_strip_annotated(ann))[1] if ann is not None else None
+        rng = _range_of(getattr(val_ann, "__metadata__", ()))
+        out = {}
+        for k, v in obj.items():
+            sub = f"{path}.{k}"
+            if rng is not None:
+                bounds[sub] = rng
+                if isinstance(v, _Form) and v.source:
+                    sources[sub] = v.source
+                out[k] = _leaf(v)
+            else:
+                out[k] = _tree(v, val_ann, sub, bounds, sources)
+        return out
+    if isinstance(obj, list):
+        inner = _strip_annotated(ann)
+        item_ann = typing.get_args(inner)[0] if typing.get_args(inner) else None
+        return [_tree(v, item_ann, f"{path}.{i}", bounds, sources) for i, v in enumerate(obj)]
+    return obj
+
+
+def _event_cls():
+    from .schema import Event
+
+    return Event
+
+
+def _leaf(q):
+    q = fixed_value(q)
+    return q if is_distribution(q) else float(q)
+
+
+def get_path(tree: dict, path: str):
+    node: Any = tree
+    for part in path.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def set_path(tree: dict, path: str, value) -> dict:
+    """Return a copy of `tree` with `path` set, copying only the containers along the path."""
+    parts = path.split(".")
+
+    def go(node, i):
+        key = int(parts[i]) if isinstance(node, list) else parts[i]
+        new = list(node) if isinstance(node, list) else dict(node)
+        new[key] = value if i == len(parts) - 1 else go(node[key], i + 1)
+        return new
+
+    return go(tree, 0)
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario ready to run."""
+
+    path: str
+    scenario: Scenario
+    raw: dict
+    texts: dict[str, str]
+    tree: dict
+    bounds: dict[str, InRange]
+    sources: dict[str, str]
+    uncertain: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def event_paths(self) -> list[str]:
+        """Parameters that some event may change during a run."""
+        return sorted({p for ev in self.scenario.events for p in (*ev.set, *ev.add)})
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the scenario text(s), parents included."""
+        h = hashlib.sha256()
+        for name in sorted(self.texts):
+            h.update(name.encode() + b"\0" + self.texts[name].encode() + b"\0")
+        return h.hexdigest()
+
+    def sample(self, rng: np.random.Generator) -> tuple[dict, dict[str, float]]:
+        """Draw every uncertain parameter once; return the concrete tree and the draws."""
+        tree, drawn = self.tree, {}
+        for path, dist in self.uncertain:
+            value = dist.sample(rng)
+            drawn[path] = value
+            tree = set_path(tree, path, value)
+        return tree, drawn
+
+    def nominal(self) -> dict:
+        """The tree with every distribution replaced by its central value."""
+        tree = self.tree
+        for path, dist in self.uncertain:
+            tree = set_path(tree, path, dist.nominal())
+        return tree
+
+
+def from_mapping(data: dict, file: str = "<scenario>", texts: dict | None = None) -> LoadedScenario:
+    """Validate an already-read scenario mapping (used by tests, overrides and the explorer)."""
+    scenario = validate_mapping(copy.deepcopy(data), file)
+    bounds: dict[str, InRange] = {}
+    sources: dict[str, str] = {}
+    tree = _tree(scenario, Scenario, "", bounds, sources)
+    uncertain = [(p, get_path(tree, p)) for p in bounds if is_distribution(get_path(tree, p))]
+    loaded = LoadedScenario(
+        path=file, scenario=scenario, raw=data, texts=texts or {}, tree=tree,
+        bounds=bounds, sources=sources, uncertain=uncertain,
+    )
+    _check_events(loaded, file)
+    return loaded
+
+
+def _check_events(loaded: LoadedScenario, file: str) -> None:
+    problems = []
+    for i, ev in enumerate(loaded.scenario.events):
+        for kind in ("set", "add"):
+            for path, value in getattr(ev, kind).items():
+                key = f"events[{i}].{kind}.{path}"
+                if path not in loaded.bounds:
+                    close = difflib.get_close_matches(path, list(loaded.bounds), n=1, cutoff=0.7)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    if _is_bool_path(loaded.tree, path) and kind == "set":
+                        if not isinstance(value, bool):
+                            problems.append((file, key, "this switch takes true or false"))
+                        continue
+                    problems.append((file, key, f"no numeric parameter at '{path}'{hint}"))
+                elif isinstance(value, bool):
+                    problems.append((file, key, "this parameter takes a number, not true/false"))
+                elif kind == "set":
+                    try:
+                        loaded.bounds[path](value)
+                    except ValueError as e:
+                        problems.append((file, key, str(e)))
+        last = loaded.scenario.calendar.rounds
+        if ev.round is not None and ev.round > last:
+            problems.append((file, f"events[{i}].round",
+                             f"round {ev.round} is after the deadline (round {last})"))
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _is_bool_path(tree, path) -> bool:
+    try:
+        return isinstance(get_path(tree, path), bool)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return False
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read, merge (`extends`), validate and prepare a scenario file."""
+    data, texts = read_raw(path)
+    return from_mapping(data, str(path), texts)
+
+
+__all__ = [
+    "ScenarioError", "LoadedScenario", "load_scenario", "from_mapping", "deep_merge",
+    "get_path", "set_path", "DISTRIBUTIONS",
+]
