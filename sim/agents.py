@@ -59,23 +59,29 @@ class Country(mesa.Agent):
         self.name = name
         self.spec = spec
         self.stance = {t: spec["stances"].get(t, 0.0) for t in model.task_names}
+        self.stated = frozenset(spec["stances"])  # tasks on which the country has a stance
         self.status = INFLUENCER if spec["role"] == "influencer" else NOT_INVITED
 
     def consult(self) -> dict[str, float] | None:
         """Stance diffusion through the consultation network (DeGroot averaging).
 
         Mechanism: affinity networks (Ward & Dorussen 2016). Each round a country moves its
-        stance on every task a share `consult_weight` of the way toward the mean stance of the
-        countries in `consults`. Returns the new stances (applied by the model for all
+        stance on a task a share `consult_weight` of the way toward the mean stance of those
+        countries in `consults` that hold a stated stance on that task (a task a partner has
+        no stance on does not pull). Returns the new stances (applied by the model for all
         countries at once, so the order of countries does not matter) or None.
         """
         mu = self.spec["consult_weight"]
         names = self.spec["consults"]
         if not names or mu == 0:
             return None
-        stances = [self.model.countries[n].stance for n in names]
-        k = mu / len(stances)
-        return {t: (1 - mu) * s + k * sum(p[t] for p in stances) for t, s in self.stance.items()}
+        partners = [self.model.countries[n] for n in names]
+        new = dict(self.stance)
+        for t, s in self.stance.items():
+            held = [p.stance[t] for p in partners if t in p.stated]
+            if held:
+                new[t] = (1 - mu) * s + mu * sum(held) / len(held)
+        return new
 
 
 def _terms(terms: dict) -> str:
@@ -142,6 +148,8 @@ class Contributor(Country):
             + w_spill * min(1, troops committed by others / target)      (Gaibulloev et al.)
             + incentive * us_ties                                        (Passmore et al.)
             - casualty_aversion * risk(mandate)                          (Bove & Elia)
+        The risk term applies only to a country whose capacity puts troops or logistics
+        personnel inside Gaza; funding and police training (done outside Gaza) carry none.
         Returns U and its terms, for the trace.
         """
         w, s = self.model.weights, self.spec
@@ -156,7 +164,7 @@ class Contributor(Country):
             "mandate_fit": w["mandate_fit"] * fit,
             "spillover": w["spillover"] * share,
             "incentive": view.incentive * s["motives"]["us_ties"],
-            "risk": -s["casualty_aversion"] * view.risk,
+            "risk": -s["casualty_aversion"] * view.risk if self.exposed else 0.0,
         }
         return sum(terms.values()), terms
 
@@ -291,6 +299,11 @@ class Contributor(Country):
         if c["min_ceasefire"] > 0:
             parts.append(f"ceasefire >= {c['min_ceasefire']:.2f}")
         return "; ".join(parts)
+
+    @property
+    def exposed(self) -> bool:
+        """Its capacity includes personnel who would serve inside Gaza."""
+        return any(self.spec["capacity"][k] > 0 for k in IN_GAZA)
 
     @property
     def needs_approval(self) -> bool:
