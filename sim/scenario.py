@@ -75,7 +75,8 @@ def _read_yaml(path: Path, text: str) -> dict:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ScenarioError([(shown, "", f"malformed YAML: {where}{problem}")]) from None
+        kind = "" if problem.startswith("duplicate key") else "malformed YAML: "
+        raise ScenarioError([(shown, "", f"{kind}{where}{problem}")]) from None
     if data is None:
         raise ScenarioError([(shown, "", "the file holds no settings")])
     if not isinstance(data, dict):
@@ -234,7 +235,16 @@ def _explain(err: dict, file: str) -> list[tuple[str, str, str]]:
         msg = msg[len("Value error, "):]
     if kind == "missing":
         msg = "required key is missing"
-    elif "input" in err and kind not in ("quantity",) and not isinstance(err["input"], dict):
+    elif kind == "quantity" and isinstance(err.get("input"), dict):
+        allowed = [*FORM_KEYS, "source", "weights"]
+        for key in err["input"]:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.5)
+                msg = f"unknown form '{key}'" + (f" (did you mean '{close[0]}'?)" if close
+                                                  else "") + "; " + msg
+                break
+    elif "input" in err and kind not in ("quantity", "value_error") \
+            and not isinstance(err["input"], dict):
         msg += f" (got {err['input']!r})"
     return [(file, _dotted(shown), msg)]
 

@@ -294,7 +294,8 @@ class CrossReferenceError(ValueError):
 
 def _unknown(what: str, name: str, known) -> str:
     msg = f"unknown {what} '{name}'"
-    close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    close = [k for k in known if str(k).lower().startswith(str(name).lower())][:1] or \
+        difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
     if close:
         msg += f" (did you mean '{close[0]}'?)"
     else:

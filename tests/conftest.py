@@ -1,0 +1,61 @@
+"""Shared helpers: a small hand-built world whose every number the tests control."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from sim.model import NegotiationModel, own_containers
+from sim.scenario import deep_merge, from_mapping, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+SMALL_WORLD = {
+    "name": "small",
+    "calendar": {"start": "2026-01-01", "round_days": 14, "rounds": 10},
+    "environment": {"un_authorised": True, "ceasefire": 1.0, "armed_group_acceptance": 1.0,
+                    "alignment": 0.0},
+    "tasks": {
+        "patrol": {"label": "patrol", "risk": 0.0, "alignment": 0.0},
+        "disarm": {"label": "disarm", "risk": 0.5, "alignment": 0.5},
+    },
+    "mandate": ["patrol", "disarm"],
+    "weights": {"solidarity": 0, "standing": 0, "us_ties": 0, "regional_threat": 0,
+                "mandate_fit": 0, "spillover": 0, "decision_noise": 0, "red_line": -0.6},
+    "convener": {"target_troops": 1000, "min_contributors": 1, "invite": ["Alpha", "Beta"],
+                 "clarity": 1.0, "clarity_step": 0, "pressure": 0, "pressure_step": 0,
+                 "max_pressure": 0, "incentive_step": 0, "max_incentive": 0,
+                 "concession_prob": 0},
+    "israel": {"threshold": 0.5, "pressure_effect": 0.5, "default_threat": 0.0,
+               "mandate_pressure_threshold": 1.0},
+    "countries": {
+        "Alpha": {"relations_with_israel": True, "capacity": {"troops": 600},
+                  "willingness": 0.5, "casualty_aversion": 0},
+        "Beta": {"relations_with_israel": True, "capacity": {"troops": 600},
+                 "willingness": 0.5, "casualty_aversion": 0},
+    },
+}
+
+
+def world(changes: dict | None = None) -> dict:
+    """The small world with `changes` deep-merged onto it."""
+    return deep_merge(copy.deepcopy(SMALL_WORLD), changes or {})
+
+
+def model_of(changes: dict | None = None, seed: int = 0, trace: bool = True):
+    """A model of the small world (nominal values), not yet stepped."""
+    loaded = from_mapping(world(changes), "small.yaml")
+    tree = own_containers(loaded.nominal(), loaded.event_paths)
+    return NegotiationModel(tree, seed=seed, trace=trace, bounds=loaded.bounds)
+
+
+def texts(model) -> list[str]:
+    return [f"{e['actor']}: {e['text']}" for e in model.events_log]
+
+
+@pytest.fixture(scope="session")
+def baseline():
+    return load_scenario(ROOT / "scenarios" / "baseline.yaml")
