@@ -60,6 +60,7 @@ class Country(mesa.Agent):
         self.spec = spec
         self.stance = {t: spec["stances"].get(t, 0.0) for t in model.task_names}
         self.stated = frozenset(spec["stances"])  # tasks on which the country has a stance
+        self._pulls = None
         self.status = INFLUENCER if spec["role"] == "influencer" else NOT_INVITED
 
     def consult(self) -> dict[str, float] | None:
@@ -72,15 +73,15 @@ class Country(mesa.Agent):
         countries at once, so the order of countries does not matter) or None.
         """
         mu = self.spec["consult_weight"]
-        names = self.spec["consults"]
-        if not names or mu == 0:
+        if not self.spec["consults"] or mu == 0:
             return None
-        partners = [self.model.countries[n] for n in names]
+        if self._pulls is None:  # which partners speak to which task: fixed for the run
+            partners = [self.model.countries[n] for n in self.spec["consults"]]
+            self._pulls = [(t, [p for p in partners if t in p.stated]) for t in self.stance]
+            self._pulls = [(t, ps) for t, ps in self._pulls if ps]
         new = dict(self.stance)
-        for t, s in self.stance.items():
-            held = [p.stance[t] for p in partners if t in p.stated]
-            if held:
-                new[t] = (1 - mu) * s + mu * sum(held) / len(held)
+        for t, ps in self._pulls:
+            new[t] = (1 - mu) * new[t] + mu * sum(p.stance[t] for p in ps) / len(ps)
         return new
 
 
