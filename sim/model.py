@@ -350,10 +350,18 @@ class NegotiationModel(mesa.Model):
         for k, v in pool.items():
             rec[f"troops_lost_{k}"] = v
         for c in self.countries.values():
+            deployed = isinstance(c, Contributor) and c.status == DEPLOYED
             rec[f"status.{c.name}"] = self.final_status(c)
-            rec[f"troops.{c.name}"] = c.pledge["troops"] if isinstance(c, Contributor) and \
-                c.status == DEPLOYED else 0.0
+            rec[f"troops.{c.name}"] = c.pledge["troops"] if deployed else 0.0
+            rec[f"role.{c.name}"] = self.role(c) if deployed else ""
         return rec
+
+    def role(self, c: Contributor) -> str:
+        """What a deployed country does: the types it sends and, for personnel in Gaza, the
+        tasks of the final mandate it supports (stance > 0)."""
+        kinds = [k for k in CONTRIBUTION_TYPES if c.pledge[k] > 0]
+        tasks = [t for t in self.mandate if c.stance[t] > 0] if c.needs_approval else []
+        return "+".join(kinds) + (": " + "+".join(tasks) if tasks else "")
 
 
 def _fmt(v) -> str:

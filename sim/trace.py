@@ -75,5 +75,9 @@ def as_text(trace: dict) -> str:
         extra = ""
         if status in ("deployed", "committed", "pending", "vetoed"):
             extra = f" ({describe_pledge(trace['pledges'][name])})"
+        role = out.get(f"role.{name}", "")
+        if ": " in role:
+            extra += "; tasks: " + ", ".join(trace["labels"][t]
+                                             for t in role.split(": ", 1)[1].split("+"))
         lines.append(f"    {name:<12} {_STATUS_WORDS.get(status, status)}{extra}")
     return "\n".join(lines) + "\n"
