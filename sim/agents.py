@@ -203,8 +203,7 @@ class Contributor(Country):
                     f"{m.task_label(t)} (stance {self.stance[t]:+.2f})" for t in lines))
             return
         u, terms = self.utility(view)
-        noise = float(m.rng.normal(0.0, m.weights["decision_noise"])) \
-            if m.weights["decision_noise"] > 0 else 0.0
+        noise = m.weights["decision_noise"] * float(m.draws["noise"][m.round - 1, self.index])
         if u + noise <= 0:
             self.status = UNWILLING
             if m.tracing:
@@ -257,9 +256,10 @@ class Contributor(Country):
         backlash = min(backlash, 1.0)
         votes = []
         passed = True
-        for body in dom["ratification"]:
+        draws = m.draws["vote"][m.round - 1, self.index].tolist()
+        for i, body in enumerate(dom["ratification"]):
             p = 1 - dom["opposition_strength"] * body["opposition_share"] * backlash
-            draw = float(m.rng.random())
+            draw = draws[i]
             ok = draw < p
             votes.append(f"{body['body']} {'approves' if ok else 'refuses'} "
                          f"(P(approve) {p:.2f}, draw {draw:.2f})")
@@ -382,7 +382,7 @@ class Convener(mesa.Agent):
                         who.setdefault(t, []).append(c.name)
         if not weight or s["concession_prob"] == 0:
             return
-        draw = float(m.rng.random())
+        draw = float(m.draws["concede"][m.round - 1])
         # the most troops kept away; then the most states; then the task listed first
         task = max(weight, key=lambda t: (weight[t], len(who[t]), -m.task_names.index(t)))
         if draw < s["concession_prob"]:

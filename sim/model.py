@@ -77,8 +77,24 @@ class NegotiationModel(mesa.Model):
             cls = Country if spec["role"] == "influencer" else Contributor
             self.countries[name] = cls(self, name, spec)
         self.contributors = [c for c in self.countries.values() if isinstance(c, Contributor)]
+        for i, c in enumerate(self.contributors):
+            c.index = i
+        self.consulters = [c for c in self.countries.values() if c.spec["consults"]]
         self.convener = Convener(self, params["convener"])
         self.israel = Israel(self, params["israel"])
+
+        # Every random number of the run, drawn up front: draws[kind][round - 1][...]. A draw
+        # belongs to a (round, country, body) slot, so it does not depend on how many other
+        # draws came before it (common random numbers across scenarios and overrides).
+        r, n = self.max_rounds, len(self.contributors)
+        bodies = max([len(c.spec["domestic"]["ratification"]) for c in self.contributors
+                      if c.spec["domestic"]] or [1])
+        self.draws = {
+            "event": self.rng.random((r, max(1, len(params["events"])))),
+            "concede": self.rng.random(r),
+            "noise": self.rng.standard_normal((r, max(1, n))),
+            "vote": self.rng.random((r, max(1, n), bodies)),
+        }
 
         self.pending_events = list(enumerate(params["events"]))
         self.fired: list[str] = []
@@ -128,7 +144,7 @@ class NegotiationModel(mesa.Model):
                 if not ev["from_round"] <= self.round <= until:
                     still.append((i, ev))
                     continue
-                draw = float(self.rng.random())
+                draw = float(self.draws["event"][self.round - 1, i])
                 fire = draw < ev["probability"]
                 note = f" (P {ev['probability']:.2f} per round, draw {draw:.2f})"
             if not fire:
@@ -187,7 +203,7 @@ class NegotiationModel(mesa.Model):
         )
 
     def update_stances(self) -> None:
-        new = {c.name: s for c in self.countries.values() if (s := c.consult()) is not None}
+        new = {c.name: s for c in self.consulters if (s := c.consult()) is not None}
         for name, stance in new.items():
             country = self.countries[name]
             if self.tracing:

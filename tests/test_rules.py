@@ -20,19 +20,6 @@ from .conftest import model_of, texts
 NOT_DONE = {"convener": {"target_troops": 5000}}  # keeps the run from ending in round 1
 
 
-class ScriptedRng:
-    """Stands in for the model's generator: returns scripted uniform draws."""
-
-    def __init__(self, draws):
-        self.draws = list(draws)
-
-    def random(self):
-        return self.draws.pop(0)
-
-    def normal(self, loc, scale):
-        return 0.0
-
-
 # ----------------------------------------------------------------------------- Israel
 
 
@@ -138,7 +125,7 @@ def test_ratification_probability(draw, passes):
     alpha = m2.countries["Alpha"]
     alpha.status, alpha.pledged_round, m2.round = PLEDGED, 1, 1
     alpha.pledge["troops"] = 600
-    m2.rng = ScriptedRng([draw])
+    m2.draws["vote"][0, alpha.index, 0] = draw  # the vote's uniform draw, round 1
     alpha.ratify()
     assert alpha.status == (RATIFIED if passes else BLOCKED_AT_HOME)
 
