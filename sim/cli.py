@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from .scenario import ScenarioError, load_scenario
@@ -49,14 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="run.py",
         description="Simulate how the International Stabilization Force for Gaza gets formed. "
-        "With no command, runs scenarios/baseline.yaml and prints the outcome summary.",
+        "With no command, runs scenarios/baseline.yaml (its own runs and seed), writes the "
+        "results folder and prints the outcome summary.",
     )
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
-    r = sub.add_parser("run", help="run a scenario many times and print the outcome summary")
+    r = sub.add_parser("run", help="run a scenario many times; write and summarise the results")
     r.add_argument("scenario", help="scenario file (YAML)")
-    r.add_argument("--runs", type=_positive, help="number of runs (default: the scenario's)")
-    r.add_argument("--seed", type=_seed, help="master seed (default: the scenario's)")
+    _batch_options(r)
+    r.add_argument("--chunk-size", type=_positive, help="runs per chunk (does not change results)")
+
+    c = sub.add_parser("compare", help="set scenarios (files) or results (folders) side by side")
+    c.add_argument("items", nargs="+", help="scenario files and/or result folders; the first is "
+                   "the reference")
+    _batch_options(c)
 
     t = sub.add_parser("trace", help="tell one run round by round")
     t.add_argument("scenario", help="scenario file (YAML)")
@@ -70,26 +75,80 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_run(args) -> int:
-    from .experiment import run_experiment
-    from .summary import render
+def _batch_options(p) -> None:
+    p.add_argument("--runs", type=_positive, help="number of runs (default: the scenario's)")
+    p.add_argument("--seed", type=_seed, help="master seed (default: the scenario's)")
+    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+                   help="worker processes (default: the number of cores)")
+    p.add_argument("--out", default="results", help="results root folder (default: results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
-    loaded = load_scenario(args.scenario)
+
+def _run_one_scenario(path: str, args, chunk=None):
+    from .results import run_id, run_scenario
+    from .runner import ScenarioSpec
+
+    loaded = load_scenario(path)
     runs = args.runs or loaded.scenario.runs
     seed = loaded.scenario.seed if args.seed is None else args.seed
-    t0 = time.perf_counter()
+    print(f"Running '{loaded.name}': {runs:,} runs, master seed {seed}, {args.workers} "
+          f"worker(s)", file=sys.stderr)
+    try:
+        return run_scenario(loaded, runs=runs, seed=seed, out=args.out, workers=args.workers,
+                            chunk=chunk, progress=not args.no_progress,
+                            command=" ".join(["python run.py", *sys.argv[1:]]),
+                            log=lambda m: print(m, file=sys.stderr))
+    except KeyboardInterrupt:
+        from .results import slug
 
-    def progress(done, total):
-        print(f"\r  {done:,}/{total:,} runs", end="", file=sys.stderr, flush=True)
+        rid = run_id(ScenarioSpec.of(loaded), seed, runs)
+        partial = Path(args.out) / slug(loaded.name) / f"{rid}.partial"
+        print(f"\ninterrupted: finished chunks are kept in {partial}; rerun the same command "
+              "to resume", file=sys.stderr)
+        raise
 
-    df = run_experiment(loaded, runs, seed, progress=progress if sys.stderr.isatty() else None)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    wall = time.perf_counter() - t0
-    print(render(df, loaded.name, loaded.scenario.calendar.milestones))
-    print(f"\n{runs:,} runs, master seed {seed}, in {wall:.1f} s "
-          f"({runs / wall:,.0f} runs/s). Trace one: python run.py trace {args.scenario} "
-          f"--seed {int(df['seed'].iloc[0])}")
+
+def cmd_run(args) -> int:
+    from .summary import render
+
+    res = _run_one_scenario(args.scenario, args, chunk=args.chunk_size)
+    s, meta = res.summary, res.metadata
+    print(render(s))
+    rate = f" ({meta['runs_per_s']:,.0f} runs/s)" if meta.get("runs_per_s") else ""
+    print(f"\n{s['runs']:,} runs, master seed {meta['seed']}, in {meta['wall_s']:.1f} s{rate}.")
+    print(f"Results: {res.folder}/ (open report.html in a browser)")
+    print(f"Tell one run: python run.py trace {meta['scenario_file']} --seed <a seed from "
+          "runs.parquet>")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare
+    from .results import load_result
+
+    if len(args.items) < 2:
+        print("error: compare needs at least two scenario files or result folders",
+              file=sys.stderr)
+        return 2
+    results = []
+    for item in args.items:
+        p = Path(item)
+        results.append(load_result(p) if p.is_dir() else _run_one_scenario(item, args))
+    folder = compare(results, args.out)
+    import pandas as pd
+
+    t = pd.read_csv(folder / "comparison.csv")
+    ref = results[0].summary["scenario"]
+    print(f"Compared with '{ref}' (differences marked * exceed Monte Carlo noise):")
+    for _, row in t.head(3 + len(results[0].summary["formation"])).iterrows():
+        cells = []
+        for col in t.columns:
+            if col.endswith(" exceeds noise"):
+                name = col[: -len(" exceeds noise")]
+                cells.append(f"{name} {row[f'{name} - {ref}']:+.1%}"
+                             + ("*" if row[col] == "yes" else ""))
+        print(f"  {row['metric']:<34} {row[ref]:6.1%}   " + "   ".join(cells))
+    print(f"\nComparison: {folder}/ (open report.html in a browser)")
     return 0
 
 
@@ -136,11 +195,16 @@ def main(argv=None) -> int:
         args = parser.parse_args(["run", str(BASELINE.relative_to(Path.cwd()))
                                   if BASELINE.is_relative_to(Path.cwd()) else str(BASELINE)])
     handlers = {"run": cmd_run, "trace": cmd_trace, "validate": cmd_validate,
-                "schema": cmd_schema}
+                "schema": cmd_schema, "compare": cmd_compare}
+    from .results import ResultError
+
     try:
         return handlers[args.command](args)
     except ScenarioError as e:
         print(e.format(), file=sys.stderr)
+        return 2
+    except ResultError as e:
+        print(str(e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

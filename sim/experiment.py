@@ -33,15 +33,41 @@ def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
     return rows
 
 
-def run_experiment(loaded: LoadedScenario, runs: int | None = None,
-                   seed: int | None = None, progress=None) -> pd.DataFrame:
-    """Run `runs` replications (default: the scenario's own `runs` and `seed`)."""
+def run_experiment(scenario, runs: int | None = None, seed: int | None = None, *,
+                   workers: int = 1, chunk: int | None = None, executor=None,
+                   out: str | None = None, progress: bool = False) -> pd.DataFrame:
+    """Run `runs` replications of a scenario (a path or a loaded scenario); one row per run.
+
+    Defaults are the scenario's own `runs` and `seed`. The rows are exactly those the command
+    line writes to runs.parquet for the same scenario and seed; with `out` the results folder
+    is written (or reused) as `python run.py run` does.
+    """
+    import concurrent.futures as cf
+
+    import pyarrow as pa
+
+    from .runner import ScenarioSpec, chunk_ranges, default_chunk_size, run_chunk
+    from .scenario import load_scenario
+
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     runs = loaded.scenario.runs if runs is None else runs
     seed = loaded.scenario.seed if seed is None else seed
-    rows: list[dict] = []
-    step = max(1, min(1000, runs // 20 or 1))
-    for start in range(0, runs, step):
-        rows.extend(run_rows(loaded, seed, range(start, min(runs, start + step))))
-        if progress:
-            progress(len(rows), runs)
-    return pd.DataFrame(rows)
+    if out is not None:
+        from .results import run_scenario
+
+        res = run_scenario(loaded, runs=runs, seed=seed, out=out, workers=workers, chunk=chunk,
+                           executor=executor, progress=progress, log=lambda *a: None)
+        return pd.read_parquet(res.runs_file)
+    spec = ScenarioSpec.of(loaded)
+    ranges = chunk_ranges(runs, chunk or default_chunk_size(runs))
+    if executor is None and workers <= 1:
+        tables = [run_chunk(spec, seed, a, b) for a, b in ranges]
+    else:
+        pool = executor or cf.ProcessPoolExecutor(max_workers=workers)
+        try:
+            tables = list(pool.map(run_chunk, *zip(*[(spec, seed, a, b) for a, b in ranges],
+                                                     strict=True)))
+        finally:
+            if executor is None:
+                pool.shutdown()
+    return pa.concat_tables(tables).to_pandas()

@@ -19,11 +19,14 @@ from .conftest import ROOT, SCENARIOS, world
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
-def test_shipped_scenario_validates_and_runs(path, capsys):
+def test_shipped_scenario_validates_and_runs(path, capsys, tmp_path):
     assert main(["validate", str(path)]) == 0
-    assert main(["run", str(path), "--runs", "40", "--seed", "3"]) == 0
+    assert main(["run", str(path), "--runs", "40", "--seed", "3", "--workers", "1",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "Probability that the force forms" in out and "40 runs" in out
+    (folder,) = (tmp_path / path.stem).iterdir()
+    assert (folder / "report.html").stat().st_size > 10_000
 
 
 def test_at_least_five_alternatives():
@@ -161,8 +164,9 @@ def _write_bad(tmp_path, text):
 def test_bad_input_exits_2_with_a_clear_message(case, tmp_path, capsys):
     text, key, problem = BAD[case]
     f = _write_bad(tmp_path, text)
-    for argv in (["validate", str(f)], ["run", str(f), "--runs", "5"],
-                 ["trace", str(f), "--seed", "1"]):
+    for argv in (["validate", str(f)], ["run", str(f), "--runs", "5", "--out", str(tmp_path)],
+                 ["trace", str(f), "--seed", "1"], ["compare", str(f), str(f), "--out",
+                                                    str(tmp_path)]):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert str(f) in err, err

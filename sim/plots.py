@@ -1,0 +1,204 @@
+"""Outcome plots, drawn from a saved summary (and the saved runs); never from the model.
+
+Colours are the Okabe-Ito palette, safe for colour-blind readers. Each plot is written as PNG
+(for slides) and SVG (for the report), without timestamps so that the files are reproducible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+plt.rcParams.update({
+    "svg.hashsalt": "isf-sim", "font.size": 10, "axes.titlesize": 12, "axes.titleweight": "bold",
+    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
+})
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+             "#000000", "#999999"]
+STATUS_STYLE = {  # final status: (label, colour)
+    "deployed": ("deployed", "#009E73"),
+    "committed": ("approved, force never formed", "#56B4E9"),
+    "pending": ("pledge pending", "#F0E442"),
+    "vetoed": ("rejected by Israel", "#D55E00"),
+    "blocked_at_home": ("blocked at home", "#CC79A7"),
+    "declined_mandate": ("declined over the mandate", "#E69F00"),
+    "conditions_unmet": ("conditions unmet", "#0072B2"),
+    "unwilling": ("not willing", "#999999"),
+    "undecided": ("undecided", "#CCCCCC"),
+    "not_invited": ("not invited", "#F2F2F2"),
+}
+REASON_LABELS = {
+    "formed": "force formed", "collapse": "talks collapsed", "mandate_deadlock":
+    "mandate deadlock", "vetoes": "vetoes by Israel", "domestic_withdrawals":
+    "blocked at home", "conditions_unmet": "conditions unmet", "deadline":
+    "deadline (pledges pending)", "too_few_troops": "too few willing troops",
+}
+
+
+def _bar_ci(ax, labels, rows, colours):
+    y = np.arange(len(labels))[::-1]
+    p = np.array([r["probability"] for r in rows])
+    err = np.array([[r["probability"] - r["ci_low"] for r in rows],
+                    [r["ci_high"] - r["probability"] for r in rows]])
+    ax.barh(y, p, color=colours, edgecolor="#333333", linewidth=0.5)
+    ax.errorbar(p, y, xerr=err, fmt="none", ecolor="#000000", capsize=3, linewidth=1)
+    ax.set_yticks(y, labels)
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    for yi, pi, hi in zip(y, p, err[1] + p, strict=True):
+        ax.text(min(hi + 0.01, 0.9), yi, f"{pi:.0%}", va="center", fontsize=9)
+
+
+def outcome_breakdown(s: dict):
+    rows = s["reasons"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.6))
+    colours = ["#009E73" if r["reason"] == "formed" else "#D55E00" for r in rows]
+    _bar_ci(ax, [REASON_LABELS.get(r["reason"], r["reason"]) for r in rows], rows, colours)
+    ax.set_xlabel("share of runs (bars: 95% Wilson interval)")
+    ax.set_title(f"How the runs ended: {s['scenario']} ({s['runs']:,} runs)")
+    fig.tight_layout()
+    return fig
+
+
+def country_status(s: dict):
+    countries = s["countries"]
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * len(countries) + 2.2))
+    y = np.arange(len(countries))[::-1]
+    left = np.zeros(len(countries))
+    for status, (label, colour) in STATUS_STYLE.items():
+        share = np.array([c["status_shares"].get(status, 0.0) for c in countries])
+        if not share.any():
+            continue
+        ax.barh(y, share, left=left, color=colour, edgecolor="#555555", linewidth=0.4,
+                label=label)
+        left += share
+    ax.set_yticks(y, [c["country"] for c in countries])
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("share of runs")
+    ax.set_title(f"Each country's final status: {s['scenario']}")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.3 / max(1, len(countries))),
+              ncol=3, frameon=False, fontsize=8.5)
+    fig.tight_layout()
+    return fig
+
+
+def force_size(s: dict, troops: np.ndarray):
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    if len(troops) == 0:
+        ax.text(0.5, 0.5, "No force formed in any run", ha="center", va="center",
+                transform=ax.transAxes, fontsize=12)
+        ax.set_axis_off()
+    else:
+        bins = np.histogram_bin_edges(troops, bins=min(30, max(5, len(np.unique(troops)))))
+        weights = np.full(len(troops), 1.0 / s["runs"])
+        ax.hist(troops, bins=bins, weights=weights, color="#0072B2", edgecolor="white")
+        med = float(np.median(troops))
+        ax.axvline(med, color="#000000", linestyle="--", linewidth=1)
+        ax.text(med, ax.get_ylim()[1] * 0.95, f"  median {med:,.0f}", va="top", fontsize=9)
+        ax.set_xlabel("troops in the force when it formed (persons)")
+        ax.set_ylabel("share of all runs")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+    ax.set_title(f"Force size when a force forms: {s['scenario']}")
+    fig.tight_layout()
+    return fig
+
+
+def _curve_xy(s: dict):
+    start = dt.date.fromisoformat(s["start"])
+    end = dt.date.fromisoformat(s["deadline"])
+    from .summary import wilson
+
+    xs, p, lo, hi = [start], [0.0], [0.0], [wilson(0, s["runs"])[1]]
+    for c in s["formation_curve"]:
+        xs.append(dt.date.fromisoformat(c["date"]))
+        p.append(c["probability"])
+        lo.append(c["ci_low"])
+        hi.append(c["ci_high"])
+    xs.append(end)
+    p.append(p[-1])
+    lo.append(lo[-1])
+    hi.append(hi[-1])
+    return xs, p, lo, hi
+
+
+def formation_over_time(s: dict, ax=None, colour="#0072B2", label=None):
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+    xs, p, lo, hi = _curve_xy(s)
+    ax.fill_between(xs, lo, hi, step="post", color=colour, alpha=0.2, linewidth=0)
+    ax.step(xs, p, where="post", color=colour, linewidth=2, label=label)
+    if own:
+        for m in s["formation"][1:]:
+            d = dt.date.fromisoformat(m["date"])
+            ax.axvline(d, color="#999999", linestyle=":", linewidth=1)
+            ax.text(d, 0.98, f" {m['date']}", fontsize=8, va="top", color="#555555")
+        ax.set_title(f"Probability the force has formed, by date: {s['scenario']}")
+        _time_axes(ax)
+        fig.tight_layout()
+        return fig
+    return None
+
+
+def _time_axes(ax):
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel("probability formed (band: 95% interval)")
+    ax.set_xlabel("date")
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=2))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    ax.grid(axis="y", color="#DDDDDD", linewidth=0.6)
+
+
+def top_compositions(s: dict):
+    rows = s["compositions"][:8]
+    fig, ax = plt.subplots(figsize=(8.5, 0.5 * max(1, len(rows)) + 1.6))
+    if not rows:
+        ax.text(0.5, 0.5, "No force formed in any run", ha="center", va="center",
+                transform=ax.transAxes, fontsize=12)
+        ax.set_axis_off()
+    else:
+        labels = [r["composition"].replace("+", ", ") for r in rows]
+        _bar_ci(ax, labels, rows, ["#009E73"] * len(rows))
+        ax.set_xlim(0, max(r["ci_high"] for r in rows) * 1.15 + 0.02)
+        ax.set_xlabel("share of runs in which a force with exactly these troop contributors "
+                      "formed")
+    ax.set_title(f"Most frequent force compositions: {s['scenario']}")
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, folder: Path, name: str) -> list[Path]:
+    png, svg = folder / f"{name}.png", folder / f"{name}.svg"
+    fig.savefig(png, dpi=150, metadata={"Software": None})
+    fig.savefig(svg, metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return [png, svg]
+
+
+PLOTS = ("outcome_breakdown", "country_status", "formation_over_time", "force_size",
+         "top_compositions")
+
+
+def write_all(s: dict, troops: np.ndarray, folder: Path) -> list[Path]:
+    """Write every outcome plot of one experiment into `folder`."""
+    figs = {
+        "outcome_breakdown": outcome_breakdown(s),
+        "country_status": country_status(s),
+        "formation_over_time": formation_over_time(s),
+        "force_size": force_size(s, troops),
+        "top_compositions": top_compositions(s),
+    }
+    out = []
+    for name in PLOTS:
+        out += save(figs[name], folder, name)
+    return out

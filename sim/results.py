@@ -1,0 +1,178 @@
+"""Result folders: `results/<scenario>/<run id>/`, written so that none ever looks complete
+before it is.
+
+The run id is derived from what determines the results (the scenario, the master seed, the
+number of runs and the model's code), so rerunning a command finds its own earlier folder:
+a complete one is reused, never overwritten; a `.partial` one (interrupted or killed) is resumed.
+Everything is written inside `<run id>.partial/` and the folder is renamed to `<run id>/` only
+when the last file is in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from . import plots, report
+from .runner import ROW_GROUP, ScenarioSpec, clear, default_chunk_size, execute, merge
+from .scenario import LoadedScenario
+from .summary import Accumulator, context_of, flat_rows
+
+PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "PyYAML")
+SIM_DIR = Path(__file__).resolve().parent
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of the model's source files: results depend on them."""
+    h = hashlib.sha256()
+    for f in sorted(SIM_DIR.glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def run_id(spec: ScenarioSpec, seed: int, runs: int) -> str:
+    h = hashlib.sha256(f"{spec.fingerprint}|{seed}|{runs}|{code_fingerprint()}".encode())
+    return f"seed{seed}-runs{runs}-{h.hexdigest()[:10]}"
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "scenario"
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in PACKAGES:
+        try:
+            out[p] = importlib_metadata.version(p)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_revision() -> str | None:
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=SIM_DIR, capture_output=True,
+                           text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
+@dataclass
+class Result:
+    folder: Path
+    reused: bool
+    summary: dict
+    metadata: dict
+
+    @property
+    def runs_file(self) -> Path:
+        return self.folder / "runs.parquet"
+
+
+class ResultError(Exception):
+    """A results folder that cannot be used (reported like a scenario error, exit 2)."""
+
+
+def load_result(folder: str | Path) -> Result:
+    folder = Path(folder)
+    meta, summ = folder / "metadata.json", folder / "summary.json"
+    if not (meta.exists() and summ.exists() and (folder / "runs.parquet").exists()):
+        hint = " (an unfinished run: rerun its command to resume)" \
+            if folder.name.endswith(".partial") else ""
+        raise ResultError(f"{folder}: not a complete results folder{hint}")
+    return Result(folder, True, json.loads(summ.read_text()), json.loads(meta.read_text()))
+
+
+def summarise_file(path: Path, context: dict) -> dict:
+    """The summary of a runs.parquet file, read in batches (flat memory)."""
+    pf = pq.ParquetFile(path)
+    acc = Accumulator()
+    for batch in pf.iter_batches(batch_size=ROW_GROUP, columns=Accumulator.columns(
+            pf.schema_arrow.names)):
+        acc.add(batch.to_pandas())
+    return acc.result(context)
+
+
+def _formed_troops(path: Path) -> np.ndarray:
+    t = pq.read_table(path, columns=["formed", "force_troops"])
+    formed = t.column("formed").to_numpy(zero_copy_only=False)
+    return t.column("force_troops").to_numpy()[formed]
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def run_scenario(loaded: LoadedScenario, *, runs: int | None = None, seed: int | None = None,
+                 out: str | Path = "results", workers: int = 1, chunk: int | None = None,
+                 executor=None, progress: bool = True, overrides: list[str] | None = None,
+                 command: str | None = None, log=print) -> Result:
+    """Run an experiment into its results folder (or reuse the folder if it is complete)."""
+    runs = loaded.scenario.runs if runs is None else runs
+    seed = loaded.scenario.seed if seed is None else seed
+    spec = ScenarioSpec.of(loaded)
+    rid = run_id(spec, seed, runs)
+    final = Path(out) / slug(loaded.name) / rid
+    partial = final.with_name(final.name + ".partial")
+    if final.exists():
+        result = load_result(final)
+        log(f"Reusing the complete results in {final} (same scenario, seed, runs and code).")
+        return result
+    chunk = chunk or default_chunk_size(runs)
+    plan = {"scenario_sha256": spec.fingerprint, "seed": seed, "runs": runs, "chunk": chunk,
+            "code": code_fingerprint()}
+    plan_file = partial / "plan.json"
+    if partial.exists():
+        old = json.loads(plan_file.read_text()) if plan_file.exists() else None
+        if old == plan:
+            log(f"Resuming the unfinished run in {partial}.")
+        else:
+            log(f"Starting again: {partial} was made with other settings.")
+            clear(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    _write_json(plan_file, plan)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    reused = execute(spec, seed, runs, partial, chunk=chunk, workers=workers, executor=executor,
+                     progress=progress)
+    wall = time.perf_counter() - t0
+    merge(partial, runs, partial / "runs.parquet")
+    ctx = context_of(loaded, seed)
+    summary = summarise_file(partial / "runs.parquet", ctx)
+    _write_json(partial / "summary.json", summary)
+    pd.DataFrame(flat_rows(summary)).to_csv(partial / "summary.csv", index=False)
+    plots.write_all(summary, _formed_troops(partial / "runs.parquet"), partial)
+    meta = {
+        "scenario": loaded.name, "description": loaded.scenario.description,
+        "scenario_file": loaded.path, "scenario_sha256": spec.fingerprint,
+        "scenario_texts": loaded.texts, "resolved_scenario": loaded.scenario.model_dump(
+            mode="json"),
+        "uncertain_parameters": {p: d.describe() for p, d in loaded.uncertain},
+        "overrides": overrides or [], "seed": seed, "runs": runs, "chunk": chunk,
+        "workers": workers if executor is None else type(executor).__name__,
+        "runs_resumed": reused, "run_id": rid, "code_sha256": plan["code"],
+        "git_revision": git_revision(), "versions": versions(), "started": started.isoformat(
+            timespec="seconds"), "wall_s": wall, "runs_per_s": (runs - reused) / wall
+        if wall > 0 else None, "command": command or " ".join(sys.argv),
+    }
+    _write_json(partial / "metadata.json", meta)
+    report.experiment_report(partial, summary, meta)
+    clear(partial / "chunks")
+    plan_file.unlink()
+    os.replace(partial, final)
+    return Result(final, False, summary, meta)
