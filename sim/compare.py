@@ -148,7 +148,8 @@ def plot_sizes(results, names):
     positions = np.arange(len(results))[::-1]
     shown = [(d, p) for d, p in zip(data, positions, strict=True) if len(d)]
     if shown:
-        bp = ax.boxplot([d for d, _ in shown], positions=[p for _, p in shown], vert=False,
+        bp = ax.boxplot([d for d, _ in shown], positions=[p for _, p in shown],
+                        orientation="horizontal",
                         widths=0.5, patch_artist=True, whis=(5, 95), showfliers=False)
         colours = [c for (d, _), c in zip(zip(data, positions, strict=True),
                                           _colours(len(results)), strict=True) if len(d)]

@@ -1,4 +1,4 @@
-"""Summaries computed from a hand-made table of runs equal hand-computed values."""
+"""Summaries computed from a hand-made runs table equal hand-computed values."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import math
 import pandas as pd
 import pytest
 
-from sim.experiment import run_experiment
 from sim.summary import (
-    compositions,
-    country_probabilities,
-    formation,
-    reasons,
+    Accumulator,
+    countries_table,
+    flat_rows,
+    newcombe,
     render,
+    summarise,
     wilson,
 )
 
@@ -24,7 +24,15 @@ def test_wilson_known_values():
     assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
     lo, hi = wilson(0, 50)
     assert lo == 0.0 and hi == pytest.approx(0.0714, abs=1e-4)
+    assert wilson(50, 50) == (pytest.approx(0.9286, abs=1e-4), 1.0)
     assert math.isnan(wilson(0, 0)[0])
+
+
+def test_newcombe_known_values():
+    # Newcombe (1998), example (a): 56/70 vs 48/80 -> 0.2000, interval [0.0524, 0.3339]
+    d, lo, hi = newcombe(56, 70, 48, 80)
+    assert d == pytest.approx(0.2)
+    assert lo == pytest.approx(0.0524, abs=1e-4) and hi == pytest.approx(0.3339, abs=1e-4)
 
 
 def _table():
@@ -33,48 +41,58 @@ def _table():
         "reason": ["formed", "formed", "vetoes", "collapse", "formed"],
         "date": ["2026-03-01", "2026-08-01", None, None, "2026-05-01"],
         "composition": ["A+B", "A+B", "", "", "B"],
+        "mandate": ["x+y", "x", "x+y", "x+y", "x"],
+        "vetoes": [0, 1, 2, 0, 0], "withdrawals": [0, 0, 1, 1, 0],
+        "domestic_blocks": [0, 0, 0, 1, 0],
         "force_troops": [5000.0, 6000.0, 0.0, 0.0, 5500.0],
         "force_police_trainers": [0.0] * 5, "force_logistics": [0.0] * 5,
-        "force_funding": [0.0] * 5,
+        "force_funding": [0.0, 10.0, 0.0, 0.0, 20.0],
         "status.A": ["deployed", "deployed", "vetoed", "blocked_at_home", "declined_mandate"],
         "status.B": ["deployed", "deployed", "committed", "unwilling", "deployed"],
         "status.I": ["influencer"] * 5,
     })
 
 
-def test_formation_by_milestones():
-    f = formation(_table(), ["2026-04-30", "2026-06-30"])
-    assert list(f["runs"]) == [3, 1, 2]
-    assert f["probability"].tolist() == pytest.approx([0.6, 0.2, 0.4])
-    assert (f.loc[0, "ci_low"], f.loc[0, "ci_high"]) == pytest.approx(wilson(3, 5))
+def test_summary_of_hand_made_table():
+    s = summarise(_table(), milestones=["2026-04-30", "2026-06-30"])
+    f = s["formation"]
+    assert [x["runs"] for x in f] == [3, 1, 2]
+    assert [x["probability"] for x in f] == pytest.approx([0.6, 0.2, 0.4])
+    assert (f[0]["ci_low"], f[0]["ci_high"]) == pytest.approx(wilson(3, 5))
+    assert [c["date"] for c in s["formation_curve"]] == ["2026-03-01", "2026-05-01",
+                                                         "2026-08-01"]
+    assert [c["runs"] for c in s["formation_curve"]] == [1, 2, 3]
+    assert s["formation_date_quantiles"] == {"10%": "2026-03-01", "50%": "2026-05-01",
+                                             "90%": "2026-08-01"}
+    reasons = {r["reason"]: r for r in s["reasons"]}
+    assert reasons["formed"]["runs"] == 3 and reasons["vetoes"]["runs"] == 1
+    assert reasons["collapse"]["probability"] == pytest.approx(0.2)
+    countries = {c["country"]: c for c in s["countries"]}
+    assert "I" not in countries  # influencers are not contributors
+    assert countries["A"]["deployed"]["probability"] == pytest.approx(0.4)
+    assert countries["A"]["vetoed"]["runs"] == 1
+    assert countries["A"]["blocked_at_home"]["runs"] == 1
+    assert countries["B"]["declined"]["runs"] == 1  # unwilling counts as declining
+    assert countries["A"]["status_shares"] == {"deployed": 0.4, "vetoed": 0.2,
+                                               "blocked_at_home": 0.2, "declined_mandate": 0.2}
+    assert s["compositions"][0] == {"composition": "A+B", **{
+        "runs": 2, "probability": 0.4, "ci_low": wilson(2, 5)[0], "ci_high": wilson(2, 5)[1]}}
+    troops = s["force_size"]["troops"]
+    assert troops["50%"] == 5500 and troops["mean"] == pytest.approx(5500)
+    assert troops["5%"] == pytest.approx(5050)  # linear interpolation between 5000 and 5500
+    assert s["force_size"]["funding"]["mean"] == pytest.approx(10)
+    mandates = {m["mandate"]: m for m in s["mandates"]}
+    assert mandates["x+y"]["share_of_runs"] == pytest.approx(0.6)
+    assert mandates["x"]["share_of_forces"] == pytest.approx(2 / 3)
+    assert s["means"]["vetoes"] == pytest.approx(0.6)
+    ct = countries_table(s)
+    assert ct.loc["A", "deployed_ci"] == "[{:.2f}, {:.2f}]".format(*wilson(2, 5))
+    assert any(r["metric"] == "A: deployed" and r["value"] == 0.4 for r in flat_rows(s))
+    assert "formed by 2026-06-30" in render({**s, "scenario": "t"})
 
 
-def test_reasons_and_countries():
-    r = reasons(_table()).set_index("reason")
-    assert r.loc["formed", "runs"] == 3 and r.loc["vetoes", "runs"] == 1
-    assert r.loc["collapse", "probability"] == pytest.approx(0.2)
-    cp = country_probabilities(_table())
-    assert "I" not in cp.index  # influencers are not contributors
-    assert cp.loc["A", "deployed"] == pytest.approx(0.4)
-    assert cp.loc["A", "vetoed"] == pytest.approx(0.2)
-    assert cp.loc["A", "blocked_at_home"] == pytest.approx(0.2)
-    assert cp.loc["B", "declined"] == pytest.approx(0.2)  # unwilling counts as declining
-    lo, hi = wilson(2, 5)
-    assert cp.loc["A", "deployed_ci"] == f"[{lo:.2f}, {hi:.2f}]"
-    c = compositions(_table())
-    assert c.iloc[0]["composition"] == "A, B" and c.iloc[0]["runs"] == 2
-    assert c.iloc[0]["share_of_all_runs"] == pytest.approx(0.4)
-
-
-def test_experiment_matches_single_runs(baseline):
-    from sim.experiment import run_seed
-    from sim.model import run_one
-
-    df = run_experiment(baseline, runs=30, seed=11)
-    assert list(df["run"]) == list(range(30))
-    for i in (0, 17, 29):
-        out, drawn, _ = run_one(baseline, run_seed(11, i))
-        assert df.loc[i, "formed"] == out["formed"] and df.loc[i, "reason"] == out["reason"]
-        assert df.loc[i, "param.convener.target_troops"] == drawn["convener.target_troops"]
-    text = render(df, "baseline", ["2026-06-30"])
-    assert "formed by 2026-06-30" in text and "Pakistan" in text
+def test_batches_add_up_to_the_whole():
+    t = _table()
+    whole = Accumulator().add(t).result({"milestones": ["2026-06-30"]})
+    parts = Accumulator().add(t.iloc[:2]).add(t.iloc[2:4]).add(t.iloc[4:])
+    assert parts.result({"milestones": ["2026-06-30"]}) == whole
