@@ -35,7 +35,7 @@ COMMITTED = frozenset({PLEDGED, APPROVED})
 IN_GAZA = ("troops", "logistics")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class View:
     """What every contributor sees at the start of a round (decisions are simultaneous)."""
 
@@ -100,6 +100,17 @@ class Contributor(Country):
         self.invited_round: int | None = None
         self.objections: tuple[str, ...] = ()
         self.shrunk = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute what depends only on parameters (after an event may have changed them)."""
+        w, s = self.model.weights, self.spec
+        self.motive_term = sum(w[k] * s["motives"][k] for k in MOTIVES)
+        self.exposed = any(s["capacity"][k] > 0 for k in IN_GAZA)
+        c = s["conditions"]
+        self.has_conditions = bool(c["un_mandate"] or c["min_clarity"] > 0 or c["min_partners"]
+                                   > 0 or c["min_troops_committed"] > 0 or c["partners"]
+                                   or c["min_ceasefire"] > 0)
 
     # ---------------------------------------------------------------- rules
 
@@ -110,6 +121,8 @@ class Contributor(Country):
         `min_troops_committed`, `partners`, `min_ceasefire`. All must hold; returns a readable
         line for each that does not.
         """
+        if not self.has_conditions:
+            return []
         c = self.spec["conditions"]
         say = self.model.tracing  # the readable text is built only for a trace
         unmet = []
@@ -142,7 +155,7 @@ class Contributor(Country):
         line = self.model.weights["red_line"]
         return [t for t in mandate if self.stance[t] <= line]
 
-    def utility(self, view: View) -> tuple[float, dict[str, float]]:
+    def utility(self, view: View, explain: bool = True) -> tuple[float, dict | None]:
         """Net utility of pledging (troop-contribution determinants; Bove & Elia 2011).
 
         U = willingness + sum_k w_k * motive_k + w_fit * mean stance on the mandate's tasks
@@ -151,23 +164,22 @@ class Contributor(Country):
             - casualty_aversion * risk(mandate)                          (Bove & Elia)
         The risk term applies only to a country whose capacity puts troops or logistics
         personnel inside Gaza; funding and police training (done outside Gaza) carry none.
-        Returns U and its terms, for the trace.
+        Returns U and, if `explain`, its terms (for the trace).
         """
         w, s = self.model.weights, self.spec
-        motives = sum(w[k] * s["motives"][k] for k in MOTIVES)
         mandate = view.mandate
-        fit = sum(self.stance[t] for t in mandate) / len(mandate) if mandate else 0.0
+        stance = self.stance
+        fit = sum([stance[t] for t in mandate]) / len(mandate) if mandate else 0.0
         others = view.total_troops - view.committed_troops.get(self.name, 0.0)
         share = min(1.0, others / view.target) if view.target > 0 else 1.0
-        terms = {
-            "willingness": s["willingness"],
-            "motives": motives,
-            "mandate_fit": w["mandate_fit"] * fit,
-            "spillover": w["spillover"] * share,
-            "incentive": view.incentive * s["motives"]["us_ties"],
-            "risk": -s["casualty_aversion"] * view.risk if self.exposed else 0.0,
-        }
-        return sum(terms.values()), terms
+        terms = (s["willingness"], self.motive_term, w["mandate_fit"] * fit,
+                 w["spillover"] * share, view.incentive * s["motives"]["us_ties"],
+                 -s["casualty_aversion"] * view.risk if self.exposed else 0.0)
+        u = terms[0] + terms[1] + terms[2] + terms[3] + terms[4] + terms[5]
+        if not explain:
+            return u, None
+        return u, dict(zip(("willingness", "motives", "mandate_fit", "spillover", "incentive",
+                            "risk"), terms, strict=True))
 
     def decide(self, view: View) -> None:
         """Pledge, hold, or withdraw, given the mandate on the table.
@@ -202,8 +214,8 @@ class Contributor(Country):
                 self._log("declines over the mandate; red line: " + ", ".join(
                     f"{m.task_label(t)} (stance {self.stance[t]:+.2f})" for t in lines))
             return
-        u, terms = self.utility(view)
-        noise = m.weights["decision_noise"] * float(m.draws["noise"][m.round - 1, self.index])
+        u, terms = self.utility(view, explain=m.tracing)
+        noise = m.weights["decision_noise"] * m.draws["noise"][m.round - 1][self.index]
         if u + noise <= 0:
             self.status = UNWILLING
             if m.tracing:
@@ -261,13 +273,14 @@ class Contributor(Country):
             p = 1 - dom["opposition_strength"] * body["opposition_share"] * backlash
             draw = draws[i]
             ok = draw < p
-            votes.append(f"{body['body']} {'approves' if ok else 'refuses'} "
-                         f"(P(approve) {p:.2f}, draw {draw:.2f})")
+            votes.append((body["body"], ok, p, draw))
             if not ok:
                 passed = False
                 break
         why = (f"perceived alignment {align:.2f} vs tolerance {tol:.2f}, backlash {backlash:.2f}, "
-               f"opposition {dom['opposition_strength']:.2f}: " + "; ".join(votes))
+               f"opposition {dom['opposition_strength']:.2f}: " + "; ".join(
+                   f"{b} {'approves' if ok else 'refuses'} (P(approve) {p:.2f}, draw {d:.2f})"
+                   for b, ok, p, d in votes)) if m.tracing else ""
         if passed:
             self.status = RATIFIED
             m.log("ratify", self.name, "ratified at home: " + why, passed=True)
@@ -300,11 +313,6 @@ class Contributor(Country):
         if c["min_ceasefire"] > 0:
             parts.append(f"ceasefire >= {c['min_ceasefire']:.2f}")
         return "; ".join(parts)
-
-    @property
-    def exposed(self) -> bool:
-        """Its capacity includes personnel who would serve inside Gaza."""
-        return any(self.spec["capacity"][k] > 0 for k in IN_GAZA)
 
     @property
     def needs_approval(self) -> bool:
@@ -356,7 +364,7 @@ class Convener(mesa.Agent):
         self.clarity = min(1.0, self.clarity + s["clarity_step"])
         if m.israel.vetoed_last_round or not m.israel.mandate_accepted:
             self.pressure = min(s["max_pressure"], self.pressure + s["pressure_step"])
-        if m.short():
+        if m.short:
             self.short_rounds += 1
             self.incentive = min(s["max_incentive"], self.incentive + s["incentive_step"])
         if self.short_rounds >= s["reserve_after"] and not self.reserves_invited and s["reserve"]:
@@ -382,7 +390,7 @@ class Convener(mesa.Agent):
                         who.setdefault(t, []).append(c.name)
         if not weight or s["concession_prob"] == 0:
             return
-        draw = float(m.draws["concede"][m.round - 1])
+        draw = m.draws["concede"][m.round - 1]
         # the most troops kept away; then the most states; then the task listed first
         task = max(weight, key=lambda t: (weight[t], len(who[t]), -m.task_names.index(t)))
         if draw < s["concession_prob"]:

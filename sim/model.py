@@ -90,11 +90,13 @@ class NegotiationModel(mesa.Model):
         bodies = max([len(c.spec["domestic"]["ratification"]) for c in self.contributors
                       if c.spec["domestic"]] or [1])
         self.draws = {
-            "event": self.rng.random((r, max(1, len(params["events"])))),
-            "concede": self.rng.random(r),
-            "noise": self.rng.standard_normal((r, max(1, n))),
+            "event": self.rng.random((r, max(1, len(params["events"])))).tolist(),
+            "concede": self.rng.random(r).tolist(),
+            "noise": self.rng.standard_normal((r, max(1, n))).tolist(),
             "vote": self.rng.random((r, max(1, n), bodies)),
         }
+        self._risk_key = None
+        self.short = True  # the force is short of its target (updated by check_formation)
 
         self.pending_events = list(enumerate(params["events"]))
         self.fired: list[str] = []
@@ -138,20 +140,23 @@ class NegotiationModel(mesa.Model):
         for i, ev in self.pending_events:
             if ev["round"] is not None:
                 fire = ev["round"] == self.round
-                note = ""
+                draw = None
             else:
                 until = ev["until_round"] or self.max_rounds
-                if not ev["from_round"] <= self.round <= until:
+                if self.round > until:
+                    continue  # its window has passed: it can no longer strike
+                if self.round < ev["from_round"]:
                     still.append((i, ev))
                     continue
-                draw = float(self.draws["event"][self.round - 1, i])
+                draw = self.draws["event"][self.round - 1][i]
                 fire = draw < ev["probability"]
-                note = f" (P {ev['probability']:.2f} per round, draw {draw:.2f})"
             if not fire:
                 still.append((i, ev))
                 continue
             changes = self.apply_changes(ev)
             self.fired.append(ev["name"])
+            note = "" if draw is None else \
+                f" (P {ev['probability']:.2f} per round, draw {draw:.2f})"
             self.log("event", None, f"EVENT: {ev['name']}{note}"
                      + (": " + "; ".join(changes) if changes else "")
                      + ("; the talks collapse" if ev["collapse"] else ""), event=ev["name"])
@@ -184,6 +189,11 @@ class NegotiationModel(mesa.Model):
                 if path == "convener.target_troops":
                     self.target = new
                 changes.append(f"{path} {_fmt(old)} -> {_fmt(new)}")
+        for c in self.contributors:
+            c.refresh()
+        self._risk_key = None
+        troops, n = self.approved_troops()
+        self.short = troops < self.target or n < self.min_contributors
         return changes
 
     def view(self) -> View:
@@ -203,22 +213,28 @@ class NegotiationModel(mesa.Model):
         )
 
     def update_stances(self) -> None:
+        if not self.consulters:
+            return
         new = {c.name: s for c in self.consulters if (s := c.consult()) is not None}
+        if not self.tracing:
+            for name, stance in new.items():
+                self.countries[name].stance = stance
+            return
         for name, stance in new.items():
             country = self.countries[name]
-            if self.tracing:
-                moved = [f"{self.task_label(t)} {country.stance[t]:+.2f} -> {v:+.2f}"
-                         for t, v in stance.items() if abs(v - country.stance[t]) >= 0.005]
-                if moved:
-                    self.log("consult", name, "after consulting "
-                             + ", ".join(country.spec["consults"]) + ": " + "; ".join(moved))
+            moved = [f"{self.task_label(t)} {country.stance[t]:+.2f} -> {v:+.2f}"
+                     for t, v in stance.items() if abs(v - country.stance[t]) >= 0.005]
+            if moved:
+                self.log("consult", name, "after consulting "
+                         + ", ".join(country.spec["consults"]) + ": " + "; ".join(moved))
             country.stance = stance
 
     def check_formation(self) -> None:
         """The force forms when approved troops reach the target from at least
         `min_contributors` troop-contributing states, under a mandate Israel accepts."""
         troops, n = self.approved_troops()
-        if troops >= self.target and n >= self.min_contributors and self.israel.mandate_accepted:
+        self.short = troops < self.target or n < self.min_contributors
+        if not self.short and self.israel.mandate_accepted:
             self.formed = True
             self.formed_round = self.round
             for c in self.contributors:
@@ -239,9 +255,12 @@ class NegotiationModel(mesa.Model):
     def risk(self) -> float:
         """Risk to contingents: (1 - ceasefire) + (1 - armed_group_acceptance) * sum of the
         mandate's task risks, capped at 1 (consent and impartiality; Capstone doctrine)."""
-        load = sum(self.tasks[t]["risk"] for t in self.mandate)
-        r = (1 - self.env["ceasefire"]) + (1 - self.env["armed_group_acceptance"]) * load
-        return min(1.0, r)
+        key = (self.mandate, self.env["ceasefire"], self.env["armed_group_acceptance"])
+        if key != self._risk_key:
+            load = sum(self.tasks[t]["risk"] for t in self.mandate)
+            r = (1 - self.env["ceasefire"]) + (1 - self.env["armed_group_acceptance"]) * load
+            self._risk_key, self._risk = key, min(1.0, r)
+        return self._risk
 
     def alignment(self) -> float:
         """Perceived alignment of the force with Israel/the West: environment.alignment plus
@@ -252,10 +271,6 @@ class NegotiationModel(mesa.Model):
     def approved_troops(self) -> tuple[float, int]:
         troops = [c.pledge["troops"] for c in self.contributors if c.status in (APPROVED, DEPLOYED)]
         return sum(troops), sum(1 for t in troops if t > 0)
-
-    def short(self) -> bool:
-        troops, n = self.approved_troops()
-        return troops < self.target or n < self.min_contributors
 
     def invite(self, names) -> None:
         invited = []
