@@ -63,8 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
                    "the reference")
     _batch_options(c)
 
+    sw = sub.add_parser("sweep", help="run every point of a one- or two-parameter grid")
+    sw.add_argument("scenario", help="scenario file (YAML)")
+    sw.add_argument("--vary", action="append", required=True, metavar="KEY=START:STOP:STEPS",
+                    help="a parameter and its grid (once or twice)")
+    _batch_options(sw, runs_help="runs per point (default 200)")
+
+    se = sub.add_parser("sensitivity", help="global sensitivity analysis with SALib")
+    se.add_argument("scenario", help="scenario file (YAML)")
+    se.add_argument("--method", choices=["morris", "sobol"], default="morris")
+    se.add_argument("--param", action="append", default=[], metavar="KEY[=LO:HI]",
+                    help="a parameter to study (default: every uncertain parameter)")
+    se.add_argument("--samples", type=_positive, help="Morris trajectories (default 20) or "
+                    "Sobol base samples (default 128)")
+    _batch_options(se, runs_help="runs per point (default 10)")
+
+    di = sub.add_parser("discover", help="which parameter ranges lead to an outcome (PRIM)")
+    di.add_argument("scenario", help="scenario file (YAML)")
+    di.add_argument("--outcome", required=True, help="e.g. 'formed and status.Pakistan == "
+                    "\"deployed\"' (pandas query syntax over the columns of runs.parquet)")
+    di.add_argument("--threshold", type=float, default=0.8, help="density the box aims at "
+                    "(default 0.8)")
+    _batch_options(di, runs_help="runs (default: the scenario's)")
+
     t = sub.add_parser("trace", help="tell one run round by round")
     t.add_argument("scenario", help="scenario file (YAML)")
+    _set_option(t)
     t.add_argument("--seed", type=_seed, default=1, help="the run's seed (default 1)")
     t.add_argument("--json", action="store_true", help="machine-readable events instead")
 
@@ -75,8 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _batch_options(p) -> None:
-    p.add_argument("--runs", type=_positive, help="number of runs (default: the scenario's)")
+def _set_option(p) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a scenario value, e.g. countries.Pakistan.domestic."
+                   "opposition_strength=0.8 (repeatable; VALUE is YAML)")
+
+
+def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> None:
+    _set_option(p)
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster "
+                   "(e.g. tcp://127.0.0.1:8786; needs the 'dask' extra)")
+    p.add_argument("--runs", type=_positive, help=runs_help)
     p.add_argument("--seed", type=_seed, help="master seed (default: the scenario's)")
     p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                    help="worker processes (default: the number of cores)")
@@ -88,14 +121,16 @@ def _run_one_scenario(path: str, args, chunk=None):
     from .results import run_id, run_scenario
     from .runner import ScenarioSpec
 
-    loaded = load_scenario(path)
+    loaded = load_scenario(path, args.overrides)
     runs = args.runs or loaded.scenario.runs
     seed = loaded.scenario.seed if args.seed is None else args.seed
-    print(f"Running '{loaded.name}': {runs:,} runs, master seed {seed}, {args.workers} "
-          f"worker(s)", file=sys.stderr)
+    print(f"Running '{loaded.name}': {runs:,} runs, master seed {seed}, "
+          + (f"Dask scheduler {args.scheduler}" if args.scheduler else
+             f"{args.workers} worker(s)"), file=sys.stderr)
     try:
         return run_scenario(loaded, runs=runs, seed=seed, out=args.out, workers=args.workers,
-                            chunk=chunk, progress=not args.no_progress,
+                            chunk=chunk, executor=_executor(args), overrides=loaded.overrides,
+                            progress=not args.no_progress,
                             command=" ".join(["python run.py", *sys.argv[1:]]),
                             log=lambda m: print(m, file=sys.stderr))
     except KeyboardInterrupt:
@@ -106,6 +141,105 @@ def _run_one_scenario(path: str, args, chunk=None):
         print(f"\ninterrupted: finished chunks are kept in {partial}; rerun the same command "
               "to resume", file=sys.stderr)
         raise
+
+
+_CLIENT = None
+
+
+def _executor(args):
+    """A Dask client's executor when --scheduler is given, else None (local processes)."""
+    global _CLIENT
+    if not getattr(args, "scheduler", None):
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install -e '.[dask]'") from None
+    if _CLIENT is None:
+        try:
+            _CLIENT = Client(args.scheduler, timeout=10)
+        except OSError as e:
+            raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({e})") from None
+    return _CLIENT.get_executor()
+
+
+class UsageError(Exception):
+    """A command-line problem other than a scenario file (exit 2)."""
+
+
+def _study_args(args):
+    loaded = load_scenario(args.scenario, args.overrides)
+    seed = loaded.scenario.seed if args.seed is None else args.seed
+    kw = dict(workers=args.workers, executor=_executor(args), progress=not args.no_progress)
+    return loaded, seed, kw
+
+
+def cmd_sweep(args) -> int:
+    from .analysis import parse_vary, sweep
+    from .studies import write_study
+
+    loaded, seed, kw = _study_args(args)
+    varies = [parse_vary(loaded, v) for v in args.vary]
+    runs = args.runs or 200
+    points = 1
+    for _, v in varies:
+        points *= len(v)
+    print(f"Sweep of '{loaded.name}': {points} points x {runs:,} runs, master seed {seed}",
+          file=sys.stderr)
+    study = sweep(loaded, varies, runs, seed, **kw)
+    folder = write_study(study, loaded, args.out, {"seed": seed})
+    cols = [p for p, _ in varies]
+    show = study.table[[*cols, "p_formed", "p_formed_low", "p_formed_high"]]
+    print(show.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(f"\nSweep: {folder}/ (open report.html in a browser)")
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from .analysis import parse_param, sensitivity
+    from .studies import write_study
+
+    loaded, seed, kw = _study_args(args)
+    params = [parse_param(loaded, p) for p in args.param] or \
+        [(p, tuple(map(float, d.support()))) for p, d in loaded.uncertain]
+    samples = args.samples or (20 if args.method == "morris" else 128)
+    runs = args.runs or 10
+    d = len(params)
+    points = samples * (d + 1) if args.method == "morris" else samples * (d + 2)
+    print(f"{args.method.capitalize()} analysis of '{loaded.name}': {d} parameters, "
+          f"{points:,} points x {runs} runs", file=sys.stderr)
+    study = sensitivity(loaded, args.method, params, samples, runs, seed, **kw)
+    folder = write_study(study, loaded, args.out, {"seed": seed})
+    key = study.info["index"]
+    formed = study.table[study.table["output"] == "formed"]
+    print(f"What drives whether a force forms (ranked by {key}, 95% interval):")
+    for _, r in formed.iterrows():
+        print(f"  {r['rank']:>2}. {r['parameter']:<55} {r[key]:.3f} ± {r[f'{key}_conf']:.3f}")
+    print(f"\nSensitivity analysis: {folder}/ (open report.html in a browser)")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    import pandas as pd
+
+    from .analysis import discover
+    from .studies import write_study
+
+    res = _run_one_scenario(args.scenario, args)
+    loaded = load_scenario(args.scenario, args.overrides)
+    study = discover(pd.read_parquet(res.runs_file), args.outcome, threshold=args.threshold)
+    folder = write_study(study, loaded, args.out, {"results": str(res.folder)})
+    i = study.info
+    print(f"Outcome '{i['outcome']}': {i['base_rate']:.1%} of {i['runs']:,} runs.")
+    print(f"PRIM box: density {i['density']:.1%}, coverage {i['coverage']:.1%}, mass "
+          f"{i['mass']:.1%}. It holds when:")
+    t = study.table
+    for _, r in t.iterrows():
+        if r["min"] > r["full_min"] + 1e-12 or r["max"] < r["full_max"] - 1e-12:
+            print(f"  {r['parameter']:<55} {r['min']:.4g} to {r['max']:.4g} "
+                  f"(sampled {r['full_min']:.4g} to {r['full_max']:.4g})")
+    print(f"\nDiscovery: {folder}/ (open report.html in a browser)")
+    return 0
 
 
 def cmd_run(args) -> int:
@@ -155,7 +289,7 @@ def cmd_compare(args) -> int:
 def cmd_trace(args) -> int:
     from .trace import as_json, as_text, trace_run
 
-    loaded = load_scenario(args.scenario)
+    loaded = load_scenario(args.scenario, args.overrides)
     t = trace_run(loaded, args.seed)
     sys.stdout.write(as_json(t) + "\n" if args.json else as_text(t))
     return 0
@@ -195,7 +329,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(["run", str(BASELINE.relative_to(Path.cwd()))
                                   if BASELINE.is_relative_to(Path.cwd()) else str(BASELINE)])
     handlers = {"run": cmd_run, "trace": cmd_trace, "validate": cmd_validate,
-                "schema": cmd_schema, "compare": cmd_compare}
+                "schema": cmd_schema, "compare": cmd_compare, "sweep": cmd_sweep,
+                "sensitivity": cmd_sensitivity, "discover": cmd_discover}
     from .results import ResultError
 
     try:
@@ -203,7 +338,7 @@ def main(argv=None) -> int:
     except ScenarioError as e:
         print(e.format(), file=sys.stderr)
         return 2
-    except ResultError as e:
+    except (ResultError, UsageError) as e:
         print(str(e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

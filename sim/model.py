@@ -412,10 +412,20 @@ def run_seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(ss_params), np.random.default_rng(ss_dynamics)
 
 
-def run_one(loaded, seed: int, trace: bool = False):
-    """Run one replication of a loaded scenario; return (outcome, sampled parameters, model)."""
+def run_one(loaded, seed: int, trace: bool = False, fixed: dict | None = None):
+    """Run one replication of a loaded scenario; return (outcome, sampled parameters, model).
+
+    `fixed` maps parameter paths to values that replace what the scenario (or its
+    distribution) gives; the other uncertain parameters are drawn as usual, with the same
+    draws as without `fixed` (the fixed ones are still drawn, then replaced).
+    """
+    from .scenario import set_path
+
     prng, drng = run_seeds(seed)
     tree, drawn = loaded.sample(prng)
+    for path, value in (fixed or {}).items():
+        tree = set_path(tree, path, value)
+        drawn[path] = value
     tree = own_containers(tree, loaded.event_paths)
     model = NegotiationModel(tree, rng=drng, trace=trace, bounds=loaded.bounds)
     model.run_model()

@@ -364,6 +364,7 @@ class LoadedScenario:
     bounds: dict[str, InRange]
     sources: dict[str, str]
     uncertain: list[tuple[str, Any]] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -450,10 +451,82 @@ def _is_bool_path(tree, path) -> bool:
         return False
 
 
-def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read, merge (`extends`), validate and prepare a scenario file."""
+def parse_override(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` -> (dotted key, value); the value is read as YAML (0.8, true, {uniform: ...})."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError([("--set", text, "expected KEY=VALUE, e.g. "
+                              "countries.Pakistan.domestic.opposition_strength=0.8")])
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as e:
+        raise ScenarioError([("--set", key, f"value '{value}' is not valid YAML: "
+                              f"{getattr(e, 'problem', e)}")]) from None
+    return key, parsed
+
+
+def apply_overrides(data: dict, overrides, file: str) -> dict:
+    """Set dotted keys in a scenario mapping (a copy); names of countries, tasks and other
+    keyed entries must exist, so a typo is reported rather than creating a new entry."""
+    data = copy.deepcopy(data)
+    for text in overrides:
+        key, value = parse_override(text)
+        parts = key.split(".")
+        node: Any = data
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[:depth + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError([(file, where, f"--set {key}: no item {part} in a list "
+                                          f"of {len(node)}")])
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+                continue
+            if not isinstance(node, dict):
+                raise ScenarioError([(file, ".".join(parts[:depth]), f"--set {key}: this "
+                                      "value has no keys below it")])
+            if part not in node:
+                fields, _ = _annotation_at(tuple(int(p) if p.isdigit() else p
+                                                 for p in parts[:depth]))
+                allowed = [str(k) for k in node]
+                if parts[:depth] == ["israel", "threat"]:
+                    allowed += list(data.get("countries") or {})
+                elif depth and parts[depth - 1] == "stances":
+                    allowed += list(data.get("tasks") or {})
+                if fields is None and part not in allowed:  # a mapping of names
+                    close = difflib.get_close_matches(part, allowed, n=1, cutoff=0.6)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    raise ScenarioError([(file, where, f"--set {key}: no entry '{part}' "
+                                          f"here{hint}")])
+                if not last:
+                    node[part] = {}
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+    return data
+
+
+def load_scenario(path: str | Path, overrides=()) -> LoadedScenario:
+    """Read, merge (`extends`), apply `--set` overrides, validate and prepare a scenario file."""
     data, texts = read_raw(path)
-    return from_mapping(data, str(path), texts)
+    overrides = list(overrides)
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
+    try:
+        loaded = from_mapping(data, str(path), texts)
+    except ScenarioError as e:
+        keys = [parse_override(o)[0] for o in overrides]
+        e.problems = [(f, k, m + (" (value given by --set)" if any(
+            k == o or k.startswith(o + ".") or k.startswith(o + "[") for o in keys) else ""))
+            for f, k, m in e.problems]
+        raise ScenarioError(e.problems) from None
+    loaded.overrides = overrides
+    return loaded
 
 
 __all__ = [

@@ -26,6 +26,7 @@ def trace_run(loaded: LoadedScenario, seed: int) -> dict:
         "scenario": loaded.name,
         "file": loaded.path,
         "seed": seed,
+        "overrides": list(loaded.overrides),
         "sampled": {p: {"value": v, "distribution": dict(loaded.uncertain)[p].describe()}
                     for p, v in drawn.items()},
         "events": model.events_log,
@@ -41,6 +42,8 @@ def as_json(trace: dict) -> str:
 
 def as_text(trace: dict) -> str:
     lines = [f"Scenario '{trace['scenario']}' ({trace['file']}), run seed {trace['seed']}", ""]
+    if trace.get("overrides"):
+        lines[1:1] = ["Overrides: " + "; ".join(trace["overrides"])]
     if trace["sampled"]:
         lines.append("Uncertain parameters drawn for this run:")
         for p, d in trace["sampled"].items():
