@@ -258,10 +258,15 @@ def outcome_mask(runs: pd.DataFrame, expr: str) -> np.ndarray:
     return mask.to_numpy()
 
 
-def discover(runs: pd.DataFrame, expr: str, threshold: float = 0.8,
+def discover(runs: pd.DataFrame, expr: str, min_density: float = 0.8,
              peel_alpha: float = 0.05, min_mass: float = 0.05) -> Study:
-    """PRIM (Friedman & Fisher 1999, `prim` package): the box of sampled-parameter ranges in
-    which the outcome is most concentrated, and its peeling trajectory."""
+    """PRIM (Friedman & Fisher 1999; the `prim` package): the box of sampled-parameter ranges
+    in which the outcome concentrates, and the trade-off between coverage and density.
+
+    PRIM peels the parameter space, box by box, down to `min_mass` of the runs. From that
+    peeling trajectory we choose, as the EMA Workbench does, the box with the largest coverage
+    among those whose density reaches `min_density` (or the densest box if none does).
+    """
     import prim
 
     y = outcome_mask(runs, expr)
@@ -273,21 +278,36 @@ def discover(runs: pd.DataFrame, expr: str, threshold: float = 0.8,
         raise ScenarioError([("--outcome", expr, f"the outcome holds in {int(y.sum())} of "
                               f"{len(y)} runs: nothing to discover")])
     x = runs[xcols].rename(columns=lambda c: c[len("param."):]).reset_index(drop=True)
-    p = prim.Prim(x, y.astype(float), threshold=threshold, threshold_type=">",
-                  peel_alpha=peel_alpha, mass_min=min_mass)
+    p = prim.Prim(x, y, threshold=None, peel_alpha=peel_alpha, mass_min=min_mass)
     box = p.find_box()
-    traj = box.peeling_trajectory.copy()
-    chosen = int(box._cur_box)
-    limits = box.limits.copy()
-    limits.columns = [str(c) for c in limits.columns]
+    traj = box.peeling_trajectory.reset_index(drop=True).astype(float).rename(
+        columns={"res dim": "res_dim"})
+    dense = traj.index[traj["density"] >= min_density]
+    chosen = int(traj.loc[dense, "coverage"].idxmax()) if len(dense) else \
+        int(traj["density"].idxmax())
+    box.select(chosen)
+    limits = box.limits.copy().rename(columns={"qp values": "qp"})
     stats = traj.iloc[chosen].to_dict()
-    table = limits.reset_index().rename(columns={"index": "parameter"})
     full = x.agg(["min", "max"]).T
+    # every searched parameter, restricted or not (PRIM lists only the restricted ones)
+    table = pd.DataFrame({"parameter": list(x.columns)})
+    table["min"] = [float(limits.loc[p, "min"]) if p in limits.index else float(full.loc[p, "min"])
+                    for p in table["parameter"]]
+    table["max"] = [float(limits.loc[p, "max"]) if p in limits.index else float(full.loc[p, "max"])
+                    for p in table["parameter"]]
+    table["qp"] = [float(limits.loc[p, "qp"]) if p in limits.index else float("nan")
+                   for p in table["parameter"]]
     table["full_min"] = [float(full.loc[r, "min"]) for r in table["parameter"]]
     table["full_max"] = [float(full.loc[r, "max"]) for r in table["parameter"]]
+    table["restricted"] = (table["min"] > table["full_min"] + 1e-12) | \
+        (table["max"] < table["full_max"] - 1e-12)
+    # PRIM's quasi-p-value: could a restriction this tight arise by chance? (< 0.05: no)
+    table["significant"] = table["restricted"] & (table["qp"] < 0.05)
+    table = table.sort_values(["restricted", "qp"], ascending=[False, True]).reset_index(
+        drop=True)
     return Study("discovery", table, {
         "outcome": expr, "runs": len(y), "base_rate": float(y.mean()),
         "coverage": float(stats["coverage"]), "density": float(stats["density"]),
-        "mass": float(stats["mass"]), "threshold": threshold, "box_index": chosen,
+        "mass": float(stats["mass"]), "min_density": min_density, "box_index": chosen,
         "trajectory": traj[["coverage", "density", "mass", "res_dim"]].to_dict(
             orient="records")})

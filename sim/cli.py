@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("scenario", help="scenario file (YAML)")
     di.add_argument("--outcome", required=True, help="e.g. 'formed and status.Pakistan == "
                     "\"deployed\"' (pandas query syntax over the columns of runs.parquet)")
-    di.add_argument("--threshold", type=float, default=0.8, help="density the box aims at "
-                    "(default 0.8)")
+    di.add_argument("--min-density", type=float, default=0.8, help="share of the box's runs "
+                    "that must show the outcome (default 0.8); the widest such box is chosen")
     _batch_options(di, runs_help="runs (default: the scenario's)")
 
     t = sub.add_parser("trace", help="tell one run round by round")
@@ -143,24 +143,25 @@ def _run_one_scenario(path: str, args, chunk=None):
         raise
 
 
-_CLIENT = None
+_CLIENTS: list = []
 
 
 def _executor(args):
-    """A Dask client's executor when --scheduler is given, else None (local processes)."""
-    global _CLIENT
+    """A Dask client's executor when --scheduler is given, else None (local processes).
+
+    The client lives until the command ends (`main` closes it)."""
     if not getattr(args, "scheduler", None):
         return None
     try:
         from distributed import Client
     except ImportError:
         raise UsageError("--scheduler needs Dask: pip install -e '.[dask]'") from None
-    if _CLIENT is None:
-        try:
-            _CLIENT = Client(args.scheduler, timeout=10)
-        except OSError as e:
-            raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({e})") from None
-    return _CLIENT.get_executor()
+    try:
+        client = Client(args.scheduler, timeout=10)
+    except OSError as e:
+        raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({e})") from None
+    _CLIENTS.append(client)
+    return client.get_executor()
 
 
 class UsageError(Exception):
@@ -227,17 +228,20 @@ def cmd_discover(args) -> int:
 
     res = _run_one_scenario(args.scenario, args)
     loaded = load_scenario(args.scenario, args.overrides)
-    study = discover(pd.read_parquet(res.runs_file), args.outcome, threshold=args.threshold)
+    study = discover(pd.read_parquet(res.runs_file), args.outcome, min_density=args.min_density)
     folder = write_study(study, loaded, args.out, {"results": str(res.folder)})
     i = study.info
     print(f"Outcome '{i['outcome']}': {i['base_rate']:.1%} of {i['runs']:,} runs.")
     print(f"PRIM box: density {i['density']:.1%}, coverage {i['coverage']:.1%}, mass "
           f"{i['mass']:.1%}. It holds when:")
     t = study.table
-    for _, r in t.iterrows():
-        if r["min"] > r["full_min"] + 1e-12 or r["max"] < r["full_max"] - 1e-12:
-            print(f"  {r['parameter']:<55} {r['min']:.4g} to {r['max']:.4g} "
-                  f"(sampled {r['full_min']:.4g} to {r['full_max']:.4g})")
+    for _, r in t[t["significant"]].iterrows():
+        print(f"  {r['parameter']:<55} {r['min']:.4g} to {r['max']:.4g} "
+              f"(sampled {r['full_min']:.4g} to {r['full_max']:.4g}; qp {r['qp']:.1g})")
+    weak = t[t["restricted"] & ~t["significant"]]
+    if len(weak):
+        print(f"  ({len(weak)} further restrictions are not significant, qp >= 0.05: "
+              + ", ".join(weak["parameter"]) + ")")
     print(f"\nDiscovery: {folder}/ (open report.html in a browser)")
     return 0
 
@@ -347,3 +351,6 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        while _CLIENTS:
+            _CLIENTS.pop().close()

@@ -24,7 +24,7 @@ def _short(path: str) -> str:
     """A readable label for a parameter path."""
     return path.replace("countries.", "").replace(".domestic.", " domestic ").replace(
         "convener.", "US ").replace("israel.threat.", "Israel's threat score of ").replace(
-        "israel.", "Israel ").replace("environment.", "").replace("_", " ")
+        "israel.", "Israel ").replace("environment.", "").replace("_", " ").replace(".", " ")
 
 
 def _countries_moving(study: Study) -> list[str]:
@@ -153,18 +153,19 @@ def discovery_plots(study: Study) -> dict:
     ax.set_title("PRIM peeling trajectory: coverage against density")
     fig.tight_layout()
     figs = {"trajectory": fig}
-    restricted = t[(t["min"] > t["full_min"] + 1e-12) | (t["max"] < t["full_max"] - 1e-12)]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * max(1, len(restricted)) + 1.6))
+    restricted = t[t["restricted"]].sort_values("qp", ascending=False)
+    fig, ax = plt.subplots(figsize=(9, 0.6 * max(1, len(restricted)) + 1.8))
     for k, (_, r) in enumerate(restricted.iterrows()):
         span = r["full_max"] - r["full_min"] or 1
         lo, hi = (r["min"] - r["full_min"]) / span, (r["max"] - r["full_min"]) / span
         ax.barh(k, 1, color="#EEEEEE", edgecolor="#999999")
-        ax.barh(k, hi - lo, left=lo, color="#009E73")
+        ax.barh(k, hi - lo, left=lo, color="#009E73" if r["significant"] else "#BBBBBB")
         ax.text(1.01, k, f"{r['min']:.3g} to {r['max']:.3g} (of {r['full_min']:.3g} to "
                 f"{r['full_max']:.3g})", va="center", fontsize=8)
     ax.set_yticks(range(len(restricted)), [_short(p) for p in restricted["parameter"]])
     ax.set_xlim(0, 1)
-    ax.set_xlabel("position within the sampled range (green: the box)")
+    ax.set_xlabel("position within the sampled range (green: the box, significant; grey: "
+                  "not significant, qp >= 0.05)")
     ax.set_title("Where the outcome concentrates")
     fig.tight_layout()
     figs["box"] = fig
@@ -235,11 +236,16 @@ def _report(folder: Path, study: Study, loaded, figs: list[str], meta: dict) -> 
                      f"below it holds in <b>{info['density']:.1%}</b> of runs (density); the box "
                      f"holds <b>{info['coverage']:.1%}</b> of all runs with the outcome "
                      f"(coverage) and {info['mass']:.1%} of all runs (mass).</p>")
-        restricted = t[(t["min"] > t["full_min"] + 1e-12) | (t["max"] < t["full_max"] - 1e-12)]
-        parts.append(report.table(["parameter", "box: from", "to", "sampled from", "to"],
+        restricted = t[t["restricted"]].sort_values("qp")
+        parts.append(report.table(["parameter", "box: from", "to", "sampled from", "to",
+                                   "quasi-p", "significant"],
                                   [[_short(r["parameter"]), f"{r['min']:.4g}", f"{r['max']:.4g}",
-                                    f"{r['full_min']:.4g}", f"{r['full_max']:.4g}"]
+                                    f"{r['full_min']:.4g}", f"{r['full_max']:.4g}",
+                                    f"{r['qp']:.2g}", "yes" if r["significant"] else "no"]
                                    for _, r in restricted.iterrows()]))
+        parts.append("<p class='note'>The quasi-p-value (a binomial test of the box's density "
+                     "against the box without that restriction) says whether a restriction "
+                     "could be chance; those at 0.05 or above are not significant.</p>")
     parts += [report.svg(folder / f"{f}.svg") for f in figs]
     parts.append(f"<p class='note'>The full table is in {study.kind}.csv beside this page.</p>")
     (folder / "report.html").write_text(report.page(f"ISF {study.kind}: {loaded.name}",

@@ -1,0 +1,265 @@
+"""Overrides, sweeps, sensitivity analysis, scenario discovery and the Dask back end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis import (
+    discover,
+    evaluate,
+    outcome_mask,
+    parse_param,
+    parse_vary,
+    sensitivity,
+    sweep,
+)
+from sim.cli import main
+from sim.results import run_scenario
+from sim.scenario import ScenarioError, from_mapping, load_scenario
+
+from .conftest import ROOT, world
+
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+OPPOSITION = "countries.Pakistan.domestic.opposition_strength"
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+def test_override_reaches_the_model():
+    loaded = load_scenario(BASELINE, [f"{OPPOSITION}=0.95", "israel.threat.Turkey=0.1",
+                                      "convener.pressure={value: 0.7, source: test}",
+                                      "israel.threat.Iran=0.4",
+                                      "countries.Pakistan.stances.police_training=-1"])
+    tree = loaded.tree
+    assert tree["countries"]["Pakistan"]["domestic"]["opposition_strength"] == 0.95
+    assert tree["israel"]["threat"]["Turkey"] == 0.1 and tree["israel"]["threat"]["Iran"] == 0.4
+    assert tree["convener"]["pressure"] == 0.7
+    assert OPPOSITION not in dict(loaded.uncertain)  # the distribution was replaced
+    assert loaded.overrides[0] == f"{OPPOSITION}=0.95"
+    base = load_scenario(BASELINE)
+    assert base.tree["countries"]["Pakistan"]["domestic"]["opposition_strength"] != 0.95
+
+
+def test_override_recorded_in_results_and_trace(tmp_path, capsys):
+    args = ["--set", f"{OPPOSITION}=0.9", "--runs", "30", "--workers", "1", "--out",
+            str(tmp_path), "--no-progress"]
+    assert main(["run", str(BASELINE), *args]) == 0
+    (folder,) = (tmp_path / "baseline").iterdir()
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["overrides"] == [f"{OPPOSITION}=0.9"]
+    assert f"{OPPOSITION}=0.9" in (folder / "report.html").read_text()
+    runs = pd.read_parquet(folder / "runs.parquet")
+    assert f"param.{OPPOSITION}" not in runs.columns  # no longer uncertain
+    assert main(["run", str(BASELINE), *args[2:]]) == 0  # without the override: another folder
+    assert len(list((tmp_path / "baseline").iterdir())) == 2
+    capsys.readouterr()
+    assert main(["trace", str(BASELINE), "--seed", "1", "--set", f"{OPPOSITION}=0.9"]) == 0
+    assert f"Overrides: {OPPOSITION}=0.9" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("override, key, problem", [
+    ("countries.Pakistn.domestic.opposition_strength=0.5", "countries.Pakistn",
+     "did you mean 'Pakistan'?"),
+    (f"{OPPOSITION}=1.4", OPPOSITION, "[0, 1]; got 1.4 (value given by --set)"),
+    ("countries.Pakistan.domestic.oppositon_strength=0.5",
+     "countries.Pakistan.domestic.oppositon_strength", "did you mean 'opposition_strength'?"),
+    ("israel.threshold=high", "israel.threshold", "expected a number"),
+    ("israel.threshold", "israel.threshold", "expected KEY=VALUE"),
+    ("tasks.policing.risk=0.1", "tasks.policing", "no entry 'policing'"),
+    ("countries.Pakistan.domestic.ratification.5.opposition_share=0.1",
+     "countries.Pakistan.domestic.ratification.5", "no item 5"),
+])
+def test_bad_override_fails_clearly(override, key, problem, tmp_path, capsys):
+    for cmd in (["run", str(BASELINE), "--out", str(tmp_path)], ["trace", str(BASELINE)],
+                ["sweep", str(BASELINE), "--vary", "israel.threshold=0:1:3", "--out",
+                 str(tmp_path)]):
+        assert main([*cmd, "--set", override]) == 2
+        err = capsys.readouterr().err
+        assert key in err and problem in err and "Traceback" not in err, err
+    assert not list(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def test_sweep_of_pakistan_opposition_moves_its_deployment_the_expected_way(baseline):
+    loaded = load_scenario(BASELINE, ["countries.Pakistan.domestic.alignment_tolerance=0"])
+    study = sweep(loaded, [parse_vary(loaded, f"{OPPOSITION}=0:1:3")], runs=300, seed=8,
+                  progress=False)
+    p = study.table["p_deployed.Pakistan"].tolist()
+    assert p[0] >= p[1] - 0.02 and p[1] >= p[2] - 0.02  # never rises (tolerance 0.02)
+    assert p[0] - p[2] > 0.05  # and it does fall
+    assert study.table[OPPOSITION].tolist() == [0.0, 0.5, 1.0]
+    lo, hi = study.table.loc[0, ["p_formed_low", "p_formed_high"]]
+    assert lo <= study.table.loc[0, "p_formed"] <= hi
+
+
+def test_two_parameter_sweep_and_its_outputs(tmp_path, capsys):
+    assert main(["sweep", str(BASELINE), "--vary", f"{OPPOSITION}=0:1:2", "--vary",
+                 "israel.threat.Pakistan=0.1:0.7:3", "--runs", "40", "--workers", "2",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    (folder,) = (tmp_path / "baseline").iterdir()
+    t = pd.read_csv(folder / "sweep.csv")
+    assert len(t) == 6 and {"p_formed", "p_deployed.Pakistan_low"} <= set(t.columns)
+    assert (folder / "sweep.png").stat().st_size > 10_000
+    assert "<svg" in (folder / "report.html").read_text()
+
+
+def test_points_share_seeds_so_identical_points_agree(baseline):
+    counts = evaluate(baseline, [{OPPOSITION: 0.5}, {OPPOSITION: 0.5}], runs=40, seed=2,
+                      progress=False)
+    assert (counts[0] == counts[1]).all()
+
+
+@pytest.mark.parametrize("vary, problem", [
+    ("countries.Pakistan.domestic.oppositon=0:1:3", "did you mean"),
+    (f"{OPPOSITION}=0:2:3", "[0, 1]; got 2"),
+    (f"{OPPOSITION}=0:1:1", "STEPS must be at least 2"),
+    (f"{OPPOSITION}=0:1", "expected KEY=START:STOP:STEPS"),
+])
+def test_bad_vary(vary, problem, baseline):
+    with pytest.raises(ScenarioError, match=problem.replace("[", r"\[").replace("?", r"\?")):
+        parse_vary(baseline, vary)
+
+
+# ----------------------------------------------------------------------------- sensitivity
+
+
+def _dominated_world():
+    """Alpha's willingness alone decides whether the force forms (no noise, Beta always in);
+    the two other uncertain parameters have no effect at all."""
+    return from_mapping(world({
+        "convener": {"target_troops": 1000, "min_contributors": 2},
+        "countries": {"Alpha": {"willingness": {"uniform": [-0.5, 0.5]}},
+                      "Beta": {"casualty_aversion": {"uniform": [0.0, 0.2]}}},
+        "environment": {"alignment": {"uniform": [0.0, 1.0]}},
+    }), "dominated.yaml")
+
+
+@pytest.mark.parametrize("method, samples", [("morris", 12), ("sobol", 64)])
+def test_sensitivity_ranks_the_dominant_parameter_first(method, samples):
+    loaded = _dominated_world()
+    params = [(p, tuple(d.support())) for p, d in loaded.uncertain]
+    assert len(params) == 3
+    study = sensitivity(loaded, method, params, samples, runs=3, seed=1, progress=False)
+    t = study.table[study.table["output"] == "formed"].set_index("parameter")
+    key = study.info["index"]
+    assert t[key].idxmax() == "countries.Alpha.willingness"
+    assert t.loc["countries.Alpha.willingness", "rank"] == 1
+    others = t.drop("countries.Alpha.willingness")[key]
+    assert (others.abs() < 0.05).all(), others
+
+
+def test_sensitivity_command_writes_its_folder(tmp_path, capsys):
+    assert main(["sensitivity", str(BASELINE), "--method", "morris", "--samples", "4",
+                 "--runs", "4", "--param", "israel.threat.Pakistan", "--param",
+                 f"{OPPOSITION}=0.2:0.9", "--param", "convener.pressure=0:0.5", "--workers", "1",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "What drives whether a force forms" in out
+    (folder,) = (tmp_path / "baseline").iterdir()
+    t = pd.read_csv(folder / "sensitivity.csv")
+    assert set(t["parameter"]) == {"israel.threat.Pakistan", OPPOSITION, "convener.pressure"}
+    assert (folder / "drivers_formation.png").stat().st_size > 5000
+    info = json.loads((folder / "sensitivity.json").read_text())
+    assert info["bounds"][1] == [0.2, 0.9] and info["points"] == 16
+
+
+def test_bad_param(baseline):
+    with pytest.raises(ScenarioError, match="fixed in the scenario"):
+        parse_param(baseline, "convener.pressure")
+    with pytest.raises(ScenarioError, match="LO < HI"):
+        parse_param(baseline, "convener.pressure=0.5:0.1")
+    with pytest.raises(ScenarioError, match=r"\[0, 1\]"):
+        parse_param(baseline, "convener.pressure=0:3")
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def test_prim_finds_a_planted_box():
+    rng = np.random.default_rng(0)
+    n = 3000
+    df = pd.DataFrame({"param.a": rng.random(n), "param.b": rng.random(n),
+                       "param.c": rng.random(n)})
+    df["planted"] = (df["param.a"] > 0.7) & (df["param.b"] < 0.4)
+    study = discover(df, "planted", min_density=0.9)
+    t = study.table.set_index("parameter")
+    assert t.loc["a", "min"] == pytest.approx(0.7, abs=0.04)
+    assert t.loc["b", "max"] == pytest.approx(0.4, abs=0.04)
+    assert t.loc["a", "significant"] and t.loc["b", "significant"]
+    assert not t.loc["c", "significant"]
+    assert study.info["density"] >= 0.9 and study.info["coverage"] >= 0.8
+    assert study.info["base_rate"] == pytest.approx(0.12, abs=0.02)
+
+
+def test_outcome_expressions():
+    df = pd.DataFrame({"formed": [True, True, False], "status.Pakistan": ["deployed", "vetoed",
+                                                                        "deployed"],
+                       "param.x.y": [0.1, 0.2, 0.3]})
+    assert outcome_mask(df, 'formed and status.Pakistan == "deployed"').tolist() == \
+        [True, False, False]
+    assert outcome_mask(df, "param.x.y > 0.15").tolist() == [False, True, True]
+    with pytest.raises(ScenarioError, match="cannot evaluate"):
+        outcome_mask(df, "status.Pakistn == 'deployed'")
+    with pytest.raises(ScenarioError, match="true or false"):
+        outcome_mask(df, "param.x.y + 1")
+
+
+def test_discover_command(tmp_path, capsys):
+    assert main(["discover", str(BASELINE), "--outcome", 'formed and status.Pakistan == '
+                 '"deployed"', "--runs", "1500", "--workers", "2", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "PRIM box: density" in out and "israel.threat.Pakistan" in out
+    folder = next((tmp_path / "baseline").glob("discovery-*"))
+    assert (folder / "trajectory.png").exists() and (folder / "box.png").exists()
+    assert main(["discover", str(BASELINE), "--outcome", "formed and nonsense > 1", "--runs",
+                 "1500", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "cannot evaluate" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- Dask
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield cluster, client
+    client.close()
+    cluster.close()
+
+
+def test_dask_and_local_results_identical(tmp_path, baseline, dask_cluster):
+    _, client = dask_cluster
+    kw = dict(runs=400, seed=12, progress=False, log=lambda *a: None)
+    remote = run_scenario(baseline, out=tmp_path / "dask", executor=client.get_executor(), **kw)
+    local = run_scenario(baseline, out=tmp_path / "local", workers=2, **kw)
+    for name in ("runs.parquet", "summary.json"):
+        assert (remote.folder / name).read_bytes() == (local.folder / name).read_bytes()
+    points = [{OPPOSITION: v} for v in (0.1, 0.9)]
+    assert (evaluate(baseline, points, 30, 1, executor=client.get_executor(), progress=False)
+            == evaluate(baseline, points, 30, 1, progress=False)).all()
+
+
+def test_scheduler_option(tmp_path, dask_cluster, capsys):
+    cluster, _ = dask_cluster
+    assert main(["run", str(BASELINE), "--runs", "60", "--scheduler", cluster.scheduler_address,
+                 "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    assert main(["run", str(BASELINE), "--runs", "60", "--workers", "1", "--out",
+                 str(tmp_path / "b"), "--no-progress"]) == 0
+    a = next((tmp_path / "a" / "baseline").iterdir()) / "runs.parquet"
+    b = next((tmp_path / "b" / "baseline").iterdir()) / "runs.parquet"
+    assert a.read_bytes() == b.read_bytes()
+    capsys.readouterr()
+    assert main(["run", str(BASELINE), "--runs", "10", "--scheduler", "tcp://127.0.0.1:1",
+                 "--out", str(tmp_path / "c"), "--no-progress"]) == 2
+    assert "cannot connect" in capsys.readouterr().err
