@@ -184,7 +184,7 @@ def sweep(loaded: LoadedScenario, varies: list[tuple[str, list[float]]], runs: i
 
 
 def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tuple]],
-                samples: int, runs: int, seed: int, **kw) -> Study:
+                samples: int, runs: int, seed: int, second_order: bool = False, **kw) -> Study:
     """Morris elementary effects or Sobol indices (SALib) of the formation probability and each
     contributor's deployment probability, over the given parameters and ranges."""
     from SALib.analyze import morris as morris_analyze
@@ -200,7 +200,7 @@ def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tup
     if method == "morris":
         x = morris_sample.sample(problem, samples, num_levels=4, seed=seed)
     else:
-        x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
+        x = sobol_sample.sample(problem, samples, calc_second_order=second_order, seed=seed)
     points = [dict(zip(names, map(float, row), strict=True)) for row in x]
     counts = evaluate(loaded, points, runs, seed, **kw)
     outputs = ["formed", *[f"deployed.{c}" for c in contributors(loaded)]]
@@ -216,12 +216,17 @@ def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tup
                              "mu_star_conf": r["mu_star_conf"][i], "sigma": r["sigma"][i],
                              "mu": r["mu"][i]})
         else:
-            r = sobol_analyze.analyze(problem, y, calc_second_order=False, conf_level=0.95,
-                                      seed=seed)
+            r = sobol_analyze.analyze(problem, y, calc_second_order=second_order,
+                                      conf_level=0.95, seed=seed)
             for i, p in enumerate(names):
-                rows.append({"output": out, "parameter": p, "S1": r["S1"][i],
-                             "S1_conf": r["S1_conf"][i], "ST": r["ST"][i],
-                             "ST_conf": r["ST_conf"][i]})
+                row = {"output": out, "parameter": p, "S1": r["S1"][i],
+                       "S1_conf": r["S1_conf"][i], "ST": r["ST"][i], "ST_conf": r["ST_conf"][i]}
+                if second_order:  # the largest interaction of this parameter with another
+                    s2 = np.nan_to_num(np.asarray(r["S2"], dtype=float))
+                    inter = np.maximum(s2[i, :], s2[:, i])
+                    j = int(np.argmax(inter))
+                    row.update({"S2_max": float(inter[j]), "S2_with": names[j]})
+                rows.append(row)
     table = pd.DataFrame(rows)
     key = "mu_star" if method == "morris" else "ST"
     if not table.empty:
@@ -230,7 +235,8 @@ def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tup
         table = table.sort_values(["output", "rank"], key=lambda s: s.map(
             {o: i for i, o in enumerate(outputs)}) if s.name == "output" else s)
     return Study("sensitivity", table.reset_index(drop=True), {
-        "method": method, "index": key, "parameters": names, "bounds": problem["bounds"],
+        "method": method, "index": key, "second_order": second_order,
+        "parameters": names, "bounds": problem["bounds"],
         "samples": samples, "points": len(points), "runs_per_point": runs, "seed": seed,
         "outputs": outputs})
 

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a parameter to study (default: every uncertain parameter)")
     se.add_argument("--samples", type=_positive, help="Morris trajectories (default 20) or "
                     "Sobol base samples (default 128)")
+    se.add_argument("--second-order", action="store_true", help="Sobol: also estimate "
+                    "second-order (interaction) indices; N(2D+2) points instead of N(D+2)")
     _batch_options(se, runs_help="runs per point (default 10)")
 
     di = sub.add_parser("discover", help="which parameter ranges lead to an outcome (PRIM)")
@@ -206,10 +208,12 @@ def cmd_sensitivity(args) -> int:
     samples = args.samples or (20 if args.method == "morris" else 128)
     runs = args.runs or 10
     d = len(params)
-    points = samples * (d + 1) if args.method == "morris" else samples * (d + 2)
+    points = samples * (d + 1) if args.method == "morris" else \
+        samples * (2 * d + 2 if args.second_order else d + 2)
     print(f"{args.method.capitalize()} analysis of '{loaded.name}': {d} parameters, "
           f"{points:,} points x {runs} runs", file=sys.stderr)
-    study = sensitivity(loaded, args.method, params, samples, runs, seed, **kw)
+    study = sensitivity(loaded, args.method, params, samples, runs, seed,
+                        second_order=args.second_order and args.method == "sobol", **kw)
     folder = write_study(study, loaded, args.out, {"seed": seed})
     key = study.info["index"]
     formed = study.table[study.table["output"] == "formed"]

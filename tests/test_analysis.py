@@ -141,12 +141,16 @@ def _dominated_world():
     }), "dominated.yaml")
 
 
-@pytest.mark.parametrize("method, samples", [("morris", 12), ("sobol", 64)])
-def test_sensitivity_ranks_the_dominant_parameter_first(method, samples):
+@pytest.mark.parametrize("method, samples, second", [("morris", 12, False), ("sobol", 64, False),
+                                                     ("sobol", 64, True)])
+def test_sensitivity_ranks_the_dominant_parameter_first(method, samples, second):
     loaded = _dominated_world()
     params = [(p, tuple(d.support())) for p, d in loaded.uncertain]
     assert len(params) == 3
-    study = sensitivity(loaded, method, params, samples, runs=3, seed=1, progress=False)
+    study = sensitivity(loaded, method, params, samples, runs=3, seed=1, second_order=second,
+                        progress=False)
+    expected_points = {"morris": samples * 4, "sobol": samples * (8 if second else 5)}[method]
+    assert study.info["points"] == expected_points
     t = study.table[study.table["output"] == "formed"].set_index("parameter")
     key = study.info["index"]
     assert t[key].idxmax() == "countries.Alpha.willingness"
