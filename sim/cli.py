@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("files", nargs="+", help="scenario files")
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
+
+    e = sub.add_parser("explore", help="open the interactive explorer in the browser")
+    e.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    e.add_argument("--port", type=_positive, default=8765, help="port (default 8765)")
+    e.add_argument("--no-open", action="store_true", help="do not open a browser window")
     return p
 
 
@@ -316,6 +321,27 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_explore(args) -> int:
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("solara") is None:
+        raise UsageError("the explorer needs its extra: pip install -e '.[explore]'")
+    from . import webassets
+
+    if webassets.missing():
+        try:
+            webassets.main([])
+        except (RuntimeError, subprocess.CalledProcessError) as e:
+            raise UsageError(f"browser assets missing ({', '.join(webassets.missing())}) and "
+                             f"could not be fetched: {e}") from None
+    app = Path(__file__).resolve().parent / "app.py"
+    print(f"ISF explorer on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
+    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port",
+           str(args.port), "--production", "--no-open" if args.no_open else "--open"]
+    return subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent)
+
+
 def cmd_schema(args) -> int:
     from .schema import Scenario
 
@@ -334,7 +360,8 @@ def main(argv=None) -> int:
                                   if BASELINE.is_relative_to(Path.cwd()) else str(BASELINE)])
     handlers = {"run": cmd_run, "trace": cmd_trace, "validate": cmd_validate,
                 "schema": cmd_schema, "compare": cmd_compare, "sweep": cmd_sweep,
-                "sensitivity": cmd_sensitivity, "discover": cmd_discover}
+                "sensitivity": cmd_sensitivity, "discover": cmd_discover,
+                "explore": cmd_explore}
     from .results import ResultError
 
     try:
