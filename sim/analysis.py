@@ -23,9 +23,6 @@ from .runner import Progress, ScenarioSpec, _loaded
 from .scenario import LoadedScenario, ScenarioError
 from .summary import wilson
 
-OUTCOME_FORMED = "formed"
-
-
 # --------------------------------------------------------------------------- evaluation
 
 

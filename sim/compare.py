@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots, report
-from .results import Result, _formed_troops, slug
+from .results import Result, formed_troops, slug
 from .runner import clear
 from .summary import newcombe
 
@@ -144,7 +144,7 @@ def plot_curves(results, names):
 
 def plot_sizes(results, names):
     fig, ax = plt.subplots(figsize=(8, 0.7 * len(results) + 1.8))
-    data = [_formed_troops(r.runs_file) for r in results]
+    data = [formed_troops(r.runs_file) for r in results]
     positions = np.arange(len(results))[::-1]
     shown = [(d, p) for d, p in zip(data, positions, strict=True) if len(d)]
     if shown:

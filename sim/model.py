@@ -34,6 +34,7 @@ from .agents import (
     Israel,
     View,
 )
+from .scenario import get_path, set_path
 from .schema import CONTRIBUTION_TYPES
 
 #: failure reasons, in the order used to break ties (docs/ODD.md, "Outcome")
@@ -166,8 +167,6 @@ class NegotiationModel(mesa.Model):
         return self.collapsed
 
     def apply_changes(self, ev: dict) -> list[str]:
-        from .scenario import get_path
-
         bounds = self.bounds
         changes = []
         for kind in ("set", "add"):
@@ -419,8 +418,6 @@ def run_one(loaded, seed: int, trace: bool = False, fixed: dict | None = None):
     distribution) gives; the other uncertain parameters are drawn as usual, with the same
     draws as without `fixed` (the fixed ones are still drawn, then replaced).
     """
-    from .scenario import set_path
-
     prng, drng = run_seeds(seed)
     tree, drawn = loaded.sample(prng)
     for path, value in (fixed or {}).items():
@@ -437,8 +434,6 @@ def run_one(loaded, seed: int, trace: bool = False, fixed: dict | None = None):
 def own_containers(tree: dict, paths) -> dict:
     """Copy the containers along each path an event may change, so that a run's events never
     touch the shared scenario tree; everything else stays shared (and is never written)."""
-    from .scenario import get_path, set_path
-
     for path in paths:
         tree = set_path(tree, path, get_path(tree, path))
     return tree

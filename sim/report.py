@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .plots import PLOTS, REASON_LABELS
+from .plots import REASON_LABELS
 from .summary import COUNTRY_GROUPS
 
 CSS = """
@@ -131,4 +131,4 @@ def _provenance(meta: dict) -> list[str]:
             "each plot as PNG and SVG.</p>"]
 
 
-__all__ = ["experiment_report", "page", "table", "svg", "esc", "pct", "ci", "PLOTS"]
+__all__ = ["experiment_report", "page", "table", "svg", "esc", "pct", "ci"]

@@ -108,7 +108,8 @@ def summarise_file(path: Path, context: dict) -> dict:
     return acc.result(context)
 
 
-def _formed_troops(path: Path) -> np.ndarray:
+def formed_troops(path: Path) -> np.ndarray:
+    """Troops of every run in which a force formed (read from runs.parquet)."""
     t = pq.read_table(path, columns=["formed", "force_troops"])
     formed = t.column("formed").to_numpy(zero_copy_only=False)
     return t.column("force_troops").to_numpy()[formed]
@@ -156,10 +157,11 @@ def run_scenario(loaded: LoadedScenario, *, runs: int | None = None, seed: int |
     summary = summarise_file(partial / "runs.parquet", ctx)
     _write_json(partial / "summary.json", summary)
     pd.DataFrame(flat_rows(summary)).to_csv(partial / "summary.csv", index=False)
-    plots.write_all(summary, _formed_troops(partial / "runs.parquet"), partial)
+    plots.write_all(summary, formed_troops(partial / "runs.parquet"), partial)
     meta = {
         "scenario": loaded.name, "description": loaded.scenario.description,
         "scenario_file": loaded.path, "scenario_sha256": spec.fingerprint,
+        "scenario_files_sha256": loaded.digest,
         "scenario_texts": loaded.texts, "resolved_scenario": loaded.scenario.model_dump(
             mode="json"),
         "uncertain_parameters": {p: d.describe() for p, d in loaded.uncertain},

@@ -50,6 +50,7 @@ class ScenarioSpec:
 
 
 _CACHE: dict[str, LoadedScenario] = {}
+_SCHEMAS: dict[str, pa.Schema] = {}
 
 
 def _loaded(spec: ScenarioSpec) -> LoadedScenario:
@@ -82,12 +83,10 @@ def runs_schema(loaded: LoadedScenario) -> pa.Schema:
 def run_chunk(spec: ScenarioSpec, master: int, start: int, stop: int) -> pa.Table:
     """Run replications start..stop-1 of an experiment; the worker-side task."""
     loaded = _loaded(spec)
-    schema = _schema_cache.get(spec.fingerprint) or _schema_cache.setdefault(
-        spec.fingerprint, runs_schema(loaded))
-    return pa.Table.from_pylist(run_rows(loaded, master, range(start, stop)), schema=schema)
-
-
-_schema_cache: dict[str, pa.Schema] = {}
+    if spec.fingerprint not in _SCHEMAS:
+        _SCHEMAS[spec.fingerprint] = runs_schema(loaded)
+    return pa.Table.from_pylist(run_rows(loaded, master, range(start, stop)),
+                                schema=_SCHEMAS[spec.fingerprint])
 
 
 def default_chunk_size(runs: int) -> int:

@@ -21,8 +21,8 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ValidationError
 
-from .quantity import DISTRIBUTIONS, FORM_KEYS, InRange, _Form, fixed_value, is_distribution
-from .schema import CrossReferenceError, Scenario
+from .quantity import FORM_KEYS, InRange, _Form, fixed_value, is_distribution
+from .schema import CrossReferenceError, Event, Scenario
 
 
 class ScenarioError(Exception):
@@ -295,7 +295,7 @@ def _tree(obj, ann, path, bounds, sources):
                 if isinstance(value, _Form) and value.source:
                     sources[sub] = value.source
                 out[name] = _leaf(value)
-            elif name in ("set", "add") and isinstance(obj, _event_cls()):
+            elif name in ("set", "add") and isinstance(obj, Event):
                 out[name] = dict(value)  # paths as keys: not parameters themselves
             else:
                 out[name] = _tree(value, finfo.annotation, sub, bounds, sources)
@@ -319,12 +319,6 @@ def _tree(obj, ann, path, bounds, sources):
         item_ann = typing.get_args(inner)[0] if typing.get_args(inner) else None
         return [_tree(v, item_ann, f"{path}.{i}", bounds, sources) for i, v in enumerate(obj)]
     return obj
-
-
-def _event_cls():
-    from .schema import Event
-
-    return Event
 
 
 def _leaf(q):
@@ -531,5 +525,5 @@ def load_scenario(path: str | Path, overrides=()) -> LoadedScenario:
 
 __all__ = [
     "ScenarioError", "LoadedScenario", "load_scenario", "from_mapping", "deep_merge",
-    "get_path", "set_path", "DISTRIBUTIONS",
+    "get_path", "set_path", "apply_overrides", "parse_override",
 ]

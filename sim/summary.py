@@ -187,14 +187,6 @@ def summarise(runs: pd.DataFrame, scenario=None, seed: int | None = None,
 # --------------------------------------------------------------------------- table views
 
 
-def formation_table(s: dict) -> pd.DataFrame:
-    return pd.DataFrame(s["formation"])
-
-
-def reasons_table(s: dict) -> pd.DataFrame:
-    return pd.DataFrame(s["reasons"])
-
-
 def countries_table(s: dict) -> pd.DataFrame:
     rows = []
     for c in s["countries"]:
@@ -204,10 +196,6 @@ def countries_table(s: dict) -> pd.DataFrame:
             row[f"{g}_ci"] = f"[{c[g]['ci_low']:.2f}, {c[g]['ci_high']:.2f}]"
         rows.append(row)
     return pd.DataFrame(rows).set_index("country") if rows else pd.DataFrame()
-
-
-def compositions_table(s: dict) -> pd.DataFrame:
-    return pd.DataFrame(s["compositions"])
 
 
 def flat_rows(s: dict) -> list[dict]:
