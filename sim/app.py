@@ -56,6 +56,8 @@ def Page():
     save_name, set_save_name = solara.use_state("scenarios/my_scenario.yaml")
     message, set_message = solara.use_state("")
     steps, set_steps = solara.use_state(0)
+    file_input, set_file_input = solara.use_state("")
+    load_message, set_load_message = solara.use_state("")
 
     current_overrides = explorer.overrides(base, values, mandate) if base else []
     try:
@@ -111,8 +113,24 @@ def Page():
 
     with solara.Sidebar():
         solara.Markdown("## Scenario")
-        solara.Select("Scenario", values=explorer.shipped_scenarios(), value=scenario_name,
-                      on_value=on_scenario)
+        shipped = explorer.shipped_scenarios()
+        solara.Select("Scenario", values=shipped if scenario_name in shipped else
+                      [*shipped, scenario_name], value=scenario_name, on_value=on_scenario)
+        solara.InputText("Or a scenario file (path)", value=file_input,
+                         on_value=set_file_input)
+
+        def load_file():
+            try:
+                explorer.load(file_input)
+            except ScenarioError as e:
+                set_load_message(f"Not loaded: {e.format()}")
+                return
+            set_load_message("")
+            on_scenario(file_input)
+
+        solara.Button("Load file", on_click=load_file, disabled=not file_input)
+        if load_message:
+            solara.Error(load_message)
         solara.InputInt("Seed", value=seed, on_value=lambda v: set_seed(int(v or 0)))
         for group in ("Willingness", "Domestic opposition", "Israel", "Convener"):
             with solara.Details(group, expand=group in ("Israel", "Convener")):
@@ -207,7 +225,10 @@ def _batch_figures(value):
 
 def _path(name: str) -> Path:
     p = Path(name)
-    return p if p.exists() else explorer.SCENARIOS / name
+    for candidate in (p, explorer.SCENARIOS / name, explorer.ROOT / name):
+        if candidate.exists():
+            return candidate
+    return p
 
 
 def _load(name: str):

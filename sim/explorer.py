@@ -87,9 +87,11 @@ def overrides(loaded: LoadedScenario, values: dict[str, float], mandate: list[st
 
 
 def load(name_or_path: str, extra: list[str] | None = None) -> LoadedScenario:
+    """A shipped scenario by file name, or any scenario file by path (absolute, or relative to
+    the current folder or to the project folder)."""
     p = Path(name_or_path)
     if not p.is_absolute() and not p.exists():
-        p = SCENARIOS / name_or_path
+        p = SCENARIOS / name_or_path if (SCENARIOS / name_or_path).exists() else ROOT / p
     return load_scenario(p, extra or [])
 
 

@@ -183,6 +183,16 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path):
     page.get_by_role("button", name="Save settings as a scenario").click()
     page.get_by_text(re.compile("Saved ")).wait_for(timeout=30_000)
     assert load_scenario(dest).tree["israel"]["threat"]["Pakistan"] == 1.0
+
+    # and load it back as a scenario file
+    box = page.get_by_label("Or a scenario file (path)")
+    box.fill(str(dest))
+    box.press("Enter")
+    page.get_by_role("button", name="Load file").click()
+    page.get_by_text(dest.name).first.wait_for(timeout=30_000)
+    assert page.locator(".v-input", has=page.get_by_text(
+        "Israel's threat score of Pakistan", exact=True)).get_by_role("slider").get_attribute(
+        "aria-valuenow") == "1"
     assert failed == [] and outside == [], (failed, outside)
 
 
