@@ -138,11 +138,13 @@ def Page():
                     if c.group == group:
                         Slider(c, values, set_values)
         with solara.Details("Mandate tasks", expand=False):
+            def toggle(task, on):
+                chosen = (set(mandate) | {task}) if on else (set(mandate) - {task})
+                set_mandate([x for x in base.scenario.tasks if x in chosen])
+
             for t, spec in base.scenario.tasks.items():
                 solara.Checkbox(label=spec.label, value=t in mandate,
-                                on_value=lambda on, t=t: set_mandate(
-                                    [x for x in base.scenario.tasks if (x in mandate or x == t)
-                                     and not (x == t and not on)]))
+                                on_value=lambda on, t=t: toggle(t, on))
         solara.Markdown("## Save")
         solara.InputText("Save as (path)", value=save_name, on_value=set_save_name)
 
