@@ -8,7 +8,6 @@ between points come from the parameters, not from different random draws.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import difflib
 import itertools
 import re
@@ -19,7 +18,7 @@ import pandas as pd
 
 from .experiment import run_seed
 from .model import run_one
-from .runner import Progress, ScenarioSpec, _loaded
+from .runner import Progress, ScenarioSpec, _loaded, run_tasks
 from .scenario import LoadedScenario, ScenarioError
 from .summary import wilson
 
@@ -53,25 +52,15 @@ def evaluate(loaded: LoadedScenario, points: list[dict], runs: int, seed: int, *
     batches = [points[i:i + per_task] for i in range(0, len(points), per_task)]
     bar = Progress(len(points) * runs) if progress else None
     results: list[np.ndarray | None] = [None] * len(batches)
+
+    def keep(i, counts):
+        results[i] = counts
+        if bar:
+            bar.update(len(batches[i]) * runs)
+
     try:
-        if executor is None and workers <= 1:
-            for i, b in enumerate(batches):
-                results[i] = point_task(spec, seed, runs, b)
-                if bar:
-                    bar.update(len(b) * runs)
-        else:
-            pool = executor or cf.ProcessPoolExecutor(max_workers=workers)
-            try:
-                futures = {pool.submit(point_task, spec, seed, runs, b): i
-                           for i, b in enumerate(batches)}
-                for fut in cf.as_completed(futures):
-                    i = futures[fut]
-                    results[i] = fut.result()
-                    if bar:
-                        bar.update(len(batches[i]) * runs)
-            finally:
-                if executor is None:
-                    pool.shutdown(cancel_futures=True)
+        run_tasks(point_task, [(spec, seed, runs, b) for b in batches], keep, workers=workers,
+                  executor=executor)
     finally:
         if bar:
             bar.close()

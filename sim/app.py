@@ -60,11 +60,17 @@ def Page():
     load_message, set_load_message = solara.use_state("")
 
     current_overrides = explorer.overrides(base, values, mandate) if base else []
-    try:
-        loaded = explorer.load(scenario_name, current_overrides) if base else None
-        error = "" if base else f"Cannot load {scenario_name}"
-    except ScenarioError as e:
-        loaded, error = None, e.format()
+
+    def load_current():
+        if base is None:
+            return None, f"Cannot load {scenario_name}"
+        try:
+            return explorer.load(scenario_name, current_overrides), ""
+        except ScenarioError as e:
+            return None, e.format()
+
+    # validated once per change of settings, not on every render (a step re-renders the page)
+    loaded, error = solara.use_memo(load_current, [scenario_name, tuple(current_overrides)])
 
     # the step-through model: rebuilt when the settings, the seed or "Restart" change
     model = solara.use_memo(lambda: explorer.start_run(loaded, seed) if loaded else None,
@@ -132,9 +138,10 @@ def Page():
         if load_message:
             solara.Error(load_message)
         solara.InputInt("Seed", value=seed, on_value=lambda v: set_seed(int(v or 0)))
+        sliders = explorer.controls(base)
         for group in ("Willingness", "Domestic opposition", "Israel", "Convener"):
             with solara.Details(group, expand=group in ("Israel", "Convener")):
-                for c in explorer.controls(base):
+                for c in sliders:
                     if c.group == group:
                         Slider(c, values, set_values)
         with solara.Details("Mandate tasks", expand=False):

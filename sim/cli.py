@@ -120,11 +120,10 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
 
 
-def _run_one_scenario(path: str, args, chunk=None):
+def _run_one_scenario(loaded, args, chunk=None):
     from .results import run_id, run_scenario
     from .runner import ScenarioSpec
 
-    loaded = load_scenario(path, args.overrides)
     runs = args.runs or loaded.scenario.runs
     seed = loaded.scenario.seed if args.seed is None else args.seed
     print(f"Running '{loaded.name}': {runs:,} runs, master seed {seed}, "
@@ -231,8 +230,8 @@ def cmd_discover(args) -> int:
     from .analysis import discover
     from .studies import write_study
 
-    res = _run_one_scenario(args.scenario, args)
     loaded = load_scenario(args.scenario, args.overrides)
+    res = _run_one_scenario(loaded, args)
     study = discover(pd.read_parquet(res.runs_file), args.outcome, min_density=args.min_density)
     folder = write_study(study, loaded, args.out, {"results": str(res.folder)})
     i = study.info
@@ -254,7 +253,8 @@ def cmd_discover(args) -> int:
 def cmd_run(args) -> int:
     from .summary import render
 
-    res = _run_one_scenario(args.scenario, args, chunk=args.chunk_size)
+    res = _run_one_scenario(load_scenario(args.scenario, args.overrides), args,
+                            chunk=args.chunk_size)
     s, meta = res.summary, res.metadata
     print(render(s))
     rate = f" ({meta['runs_per_s']:,.0f} runs/s)" if meta.get("runs_per_s") else ""
@@ -276,7 +276,8 @@ def cmd_compare(args) -> int:
     results = []
     for item in args.items:
         p = Path(item)
-        results.append(load_result(p) if p.is_dir() else _run_one_scenario(item, args))
+        results.append(load_result(p) if p.is_dir() else
+                       _run_one_scenario(load_scenario(item, args.overrides), args))
     folder = compare(results, args.out)
     import pandas as pd
 

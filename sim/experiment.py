@@ -42,11 +42,9 @@ def run_experiment(scenario, runs: int | None = None, seed: int | None = None, *
     line writes to runs.parquet for the same scenario and seed; with `out` the results folder
     is written (or reused) as `python run.py run` does.
     """
-    import concurrent.futures as cf
-
     import pyarrow as pa
 
-    from .runner import ScenarioSpec, chunk_ranges, default_chunk_size, run_chunk
+    from .runner import ScenarioSpec, chunk_ranges, default_chunk_size, run_chunk, run_tasks
     from .scenario import load_scenario
 
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
@@ -60,14 +58,7 @@ def run_experiment(scenario, runs: int | None = None, seed: int | None = None, *
         return pd.read_parquet(res.runs_file)
     spec = ScenarioSpec.of(loaded)
     ranges = chunk_ranges(runs, chunk or default_chunk_size(runs))
-    if executor is None and workers <= 1:
-        tables = [run_chunk(spec, seed, a, b) for a, b in ranges]
-    else:
-        pool = executor or cf.ProcessPoolExecutor(max_workers=workers)
-        try:
-            tables = list(pool.map(run_chunk, *zip(*[(spec, seed, a, b) for a, b in ranges],
-                                                     strict=True)))
-        finally:
-            if executor is None:
-                pool.shutdown()
-    return pa.concat_tables(tables).to_pandas()
+    tables: list = [None] * len(ranges)
+    run_tasks(run_chunk, [(spec, seed, a, b) for a, b in ranges], tables.__setitem__,
+              workers=workers, executor=executor)
+    return pa.concat_tables(tables).to_pandas()  # in run order, whatever order they finished

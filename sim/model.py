@@ -244,7 +244,7 @@ class NegotiationModel(mesa.Model):
 
     def finish(self) -> None:
         self.running = False
-        if not self.formed:
+        if self.tracing and not self.formed:  # the reason, for the trace only
             out = self.outcome()
             self.log("end", None, f"NO FORCE by {self.round_end(self.round)}: reason "
                      f"{out['reason']}", reason=out["reason"])

@@ -149,13 +149,49 @@ def _write_atomic_table(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def run_tasks(func, tasks, on_result, *, workers: int = 1,
+              executor: cf.Executor | None = None) -> None:
+    """Call `func(*task)` for every task and `on_result(index, value)` as each one finishes.
+
+    With `executor` given it is used as is (for example a Dask client's executor); otherwise a
+    process pool of `workers` processes, or the current process when `workers` is 1. At most
+    two tasks per worker are in flight, so memory stays flat however many tasks there are; on
+    an interruption, a pool this function made is shut down without waiting.
+    """
+    if executor is None and workers <= 1:
+        for i, task in enumerate(tasks):
+            on_result(i, func(*task))
+        return
+    own = executor is None
+    pool = executor or cf.ProcessPoolExecutor(max_workers=workers)
+    queue = iter(enumerate(tasks))
+    pending: dict[cf.Future, int] = {}
+    try:
+        while True:
+            for i, task in queue:
+                pending[pool.submit(func, *task)] = i
+                if len(pending) >= 2 * max(1, workers):
+                    break
+            if not pending:
+                break
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                on_result(pending.pop(fut), fut.result())
+    except BaseException:
+        if own:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if own:
+        pool.shutdown()
+
+
 def execute(spec: ScenarioSpec, master: int, runs: int, partial: Path, *,
             chunk: int | None = None, workers: int = 1, executor: cf.Executor | None = None,
             progress: bool = True) -> int:
     """Run every chunk not yet on disk in `partial/chunks`; return how many runs were reused.
 
-    With `executor` given it is used as is (for example a Dask client's executor); otherwise a
-    process pool of `workers` processes, or the current process when `workers` is 1.
+    Each chunk is written to its own file as soon as it arrives (see `run_tasks` for where
+    the chunks run).
     """
     chunk = chunk or default_chunk_size(runs)
     chunks_dir = partial / "chunks"
@@ -164,43 +200,20 @@ def execute(spec: ScenarioSpec, master: int, runs: int, partial: Path, *,
             .exists()]
     reused = runs - sum(b - a for a, b in todo)
     bar = Progress(runs, reused) if progress else None
+
+    def save(i, table):
+        a, b = todo[i]
+        _write_atomic_table(table, _chunk_path(chunks_dir, a, b))
+        if bar:
+            bar.update(b - a)
+
     try:
-        if executor is None and workers <= 1:
-            for a, b in todo:
-                _write_atomic_table(run_chunk(spec, master, a, b), _chunk_path(chunks_dir, a, b))
-                if bar:
-                    bar.update(b - a)
-        else:
-            own = executor is None
-            pool = executor or cf.ProcessPoolExecutor(max_workers=workers)
-            try:
-                _drain(pool, spec, master, todo, chunks_dir, bar, window=2 * max(1, workers))
-            except BaseException:
-                if own:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            if own:
-                pool.shutdown()
+        run_tasks(run_chunk, [(spec, master, a, b) for a, b in todo], save, workers=workers,
+                  executor=executor)
     finally:
         if bar:
             bar.close()
     return reused
-
-
-def _drain(pool, spec, master, todo, chunks_dir, bar, window):
-    """Keep at most `window` chunks in flight; write each as it completes."""
-    pending: dict[cf.Future, tuple[int, int]] = {}
-    queue = list(todo)
-    while queue or pending:
-        while queue and len(pending) < window:
-            a, b = queue.pop(0)
-            pending[pool.submit(run_chunk, spec, master, a, b)] = (a, b)
-        done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-        for fut in done:
-            a, b = pending.pop(fut)
-            _write_atomic_table(fut.result(), _chunk_path(chunks_dir, a, b))
-            if bar:
-                bar.update(b - a)
 
 
 def merge(partial: Path, runs: int, dest: Path) -> None:
