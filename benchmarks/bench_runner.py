@@ -71,8 +71,8 @@ def bench_batch_run(runs: int, processes: int) -> float:
 
 def bench_runner(runs: int, workers: int) -> tuple[float, float]:
     """(runs/s of the runner alone, runs/s end to end with the results folder)."""
-    from sim.results import run_scenario
-    from sim.runner import ScenarioSpec, execute
+    from sim.api import run_scenario
+    from sim.experiments.runner import ScenarioSpec, execute
 
     loaded = load_scenario(BASELINE)
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +88,7 @@ def bench_runner(runs: int, workers: int) -> tuple[float, float]:
 
 
 def _memory_child(runs: int, workers: int) -> None:
-    from sim.results import run_scenario
+    from sim.api import run_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         run_scenario(load_scenario(BASELINE), runs=runs, seed=1, out=tmp, workers=workers,

@@ -121,8 +121,9 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
 
 
 def _run_one_scenario(loaded, args, chunk=None):
-    from .results import run_id, run_scenario
-    from .runner import ScenarioSpec
+    from .api import run_scenario
+    from .experiments.runner import ScenarioSpec
+    from .experiments.store import run_id, slug
 
     runs = args.runs or loaded.scenario.runs
     seed = loaded.scenario.seed if args.seed is None else args.seed
@@ -136,8 +137,6 @@ def _run_one_scenario(loaded, args, chunk=None):
                             command=" ".join(["python run.py", *sys.argv[1:]]),
                             log=lambda m: print(m, file=sys.stderr))
     except KeyboardInterrupt:
-        from .results import slug
-
         rid = run_id(ScenarioSpec.of(loaded), seed, runs)
         partial = Path(args.out) / slug(loaded.name) / f"{rid}.partial"
         print(f"\ninterrupted: finished chunks are kept in {partial}; rerun the same command "
@@ -178,8 +177,8 @@ def _study_args(args):
 
 
 def cmd_sweep(args) -> int:
-    from .analysis import parse_vary, sweep
-    from .studies import write_study
+    from .analysis.studies import parse_vary, sweep
+    from .analysis.study_report import write_study
 
     loaded, seed, kw = _study_args(args)
     varies = [parse_vary(loaded, v) for v in args.vary]
@@ -199,8 +198,8 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from .analysis import parse_param, sensitivity
-    from .studies import write_study
+    from .analysis.studies import parse_param, sensitivity
+    from .analysis.study_report import write_study
 
     loaded, seed, kw = _study_args(args)
     params = [parse_param(loaded, p) for p in args.param] or \
@@ -227,8 +226,8 @@ def cmd_sensitivity(args) -> int:
 def cmd_discover(args) -> int:
     import pandas as pd
 
-    from .analysis import discover
-    from .studies import write_study
+    from .analysis.studies import discover
+    from .analysis.study_report import write_study
 
     loaded = load_scenario(args.scenario, args.overrides)
     res = _run_one_scenario(loaded, args)
@@ -251,7 +250,7 @@ def cmd_discover(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .summary import render
+    from .analysis.summary import render
 
     res = _run_one_scenario(load_scenario(args.scenario, args.overrides), args,
                             chunk=args.chunk_size)
@@ -266,8 +265,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare
-    from .results import load_result
+    from .analysis.compare import compare
+    from .api import open_result as load_result
 
     if len(args.items) < 2:
         print("error: compare needs at least two scenario files or result folders",
@@ -328,7 +327,7 @@ def cmd_explore(args) -> int:
 
     if importlib.util.find_spec("solara") is None:
         raise UsageError("the explorer needs its extra: pip install -e '.[explore]'")
-    from . import webassets
+    from .explorer import webassets
 
     if webassets.missing():
         try:
@@ -336,7 +335,7 @@ def cmd_explore(args) -> int:
         except (RuntimeError, subprocess.CalledProcessError) as e:
             raise UsageError(f"browser assets missing ({', '.join(webassets.missing())}) and "
                              f"could not be fetched: {e}") from None
-    app = Path(__file__).resolve().parent / "app.py"
+    app = Path(__file__).resolve().parent / "explorer" / "app.py"
     print(f"ISF explorer on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port",
            str(args.port), "--production", "--no-open" if args.no_open else "--open"]
@@ -344,7 +343,7 @@ def cmd_explore(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from .schema import Scenario
+    from .scenario.schema import Scenario
 
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -363,7 +362,7 @@ def main(argv=None) -> int:
                 "schema": cmd_schema, "compare": cmd_compare, "sweep": cmd_sweep,
                 "sensitivity": cmd_sensitivity, "discover": cmd_discover,
                 "explore": cmd_explore}
-    from .results import ResultError
+    from .experiments.store import ResultError
 
     try:
         return handlers[args.command](args)

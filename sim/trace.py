@@ -6,17 +6,10 @@ import json
 
 from .model import NegotiationModel, run_one
 from .scenario import LoadedScenario
+from .vocabulary import STATUS_LABELS
 
 describe_pledge = NegotiationModel.describe_pledge
 
-_STATUS_WORDS = {
-    "deployed": "deployed", "committed": "approved, but the force never formed",
-    "pending": "pledged, still awaiting ratification or approval",
-    "vetoed": "rejected by Israel", "blocked_at_home": "blocked at home",
-    "declined_mandate": "declined over the mandate", "conditions_unmet": "conditions unmet",
-    "unwilling": "not willing", "undecided": "undecided", "not_invited": "not invited",
-    "influencer": "consulted, sends nothing",
-}
 
 
 def trace_run(loaded: LoadedScenario, seed: int) -> dict:
@@ -82,5 +75,5 @@ def as_text(trace: dict) -> str:
         if ": " in role:
             extra += "; tasks: " + ", ".join(trace["labels"][t]
                                              for t in role.split(": ", 1)[1].split("+"))
-        lines.append(f"    {name:<12} {_STATUS_WORDS.get(status, status)}{extra}")
+        lines.append(f"    {name:<12} {STATUS_LABELS.get(status, status)}{extra}")
     return "\n".join(lines) + "\n"

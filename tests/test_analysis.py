@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import (
+from sim.analysis.studies import (
     discover,
     evaluate,
     outcome_mask,
@@ -18,7 +18,7 @@ from sim.analysis import (
     sweep,
 )
 from sim.cli import main
-from sim.results import run_scenario
+from sim.api import run_scenario
 from sim.scenario import ScenarioError, from_mapping, load_scenario
 
 from .conftest import ROOT, world

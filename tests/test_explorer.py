@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from sim import explorer
+from sim.explorer import logic as explorer
 from sim.cli import main
 from sim.scenario import load_scenario
 from sim.trace import trace_run
@@ -79,9 +79,9 @@ def test_save_writes_a_scenario_run_py_accepts(tmp_path, capsys):
 
 
 def test_web_assets_are_complete():
-    from sim import webassets
+    from sim.explorer import webassets
 
-    assert webassets.missing() == [], "run: python -m sim.webassets"
+    assert webassets.missing() == [], "run: python -m sim.explorer.webassets"
 
 
 # ----------------------------------------------------------------------------- the page

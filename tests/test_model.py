@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.experiment import run_rows, run_seed
+from sim.experiments import run_rows, run_seed
 from sim.model import run_one
 from sim.scenario import from_mapping, load_scenario
 

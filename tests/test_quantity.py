@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from sim.quantity import Prob, Quantity
+from sim.scenario.quantity import Prob, Quantity
 
 Q = TypeAdapter(Quantity)
 P = TypeAdapter(Prob)

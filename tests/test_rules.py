@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.agents import (
+from sim.vocabulary import (
     APPROVED,
     BLOCKED_AT_HOME,
     CONDITIONS_UNMET,

@@ -16,7 +16,8 @@ import pytest
 
 from sim import run_experiment
 from sim.cli import main
-from sim.results import load_result, run_scenario
+from sim.api import run_scenario
+from sim.experiments.store import load_result
 from sim.scenario import load_scenario
 
 from .conftest import ROOT
@@ -51,7 +52,7 @@ def test_api_gives_the_command_line_results(tmp_path, baseline):
     pd.testing.assert_frame_equal(api, cli)
     pd.testing.assert_frame_equal(run_experiment(baseline, runs=120, seed=9, workers=2,
                                                  chunk=11), cli)
-    from sim.summary import summarise
+    from sim.analysis.summary import summarise
 
     saved = json.loads((folder / "summary.json").read_text())
     assert json.loads(json.dumps(summarise(api, baseline, 9), default=str)) == saved

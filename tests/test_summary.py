@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from sim.summary import (
+from sim.analysis.summary import (
     Accumulator,
     countries_table,
     flat_rows,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .plots import REASON_LABELS
-from .summary import COUNTRY_GROUPS
+from ..vocabulary import COUNTRY_GROUPS, REASON_LABELS
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;max-width:1100px;

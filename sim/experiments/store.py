@@ -23,24 +23,24 @@ from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pyarrow.parquet as pq
-
-from . import plots, report
-from .runner import ROW_GROUP, ScenarioSpec, clear, default_chunk_size, execute, merge
-from .scenario import LoadedScenario
-from .summary import Accumulator, context_of, flat_rows
+from ..scenario import LoadedScenario
+from .runner import ScenarioSpec, clear, default_chunk_size, execute, merge
 
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "PyYAML")
-SIM_DIR = Path(__file__).resolve().parent
+SIM_DIR = Path(__file__).resolve().parent.parent
+#: the code a run's results depend on (presentation code is not part of it)
+RESULT_CODE = ("vocabulary.py", "model", "scenario", "experiments")
 
 
 def code_fingerprint() -> str:
-    """SHA-256 of the model's source files: results depend on them."""
+    """SHA-256 of the source files the runs' results depend on."""
     h = hashlib.sha256()
-    for f in sorted(SIM_DIR.glob("*.py")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    files = []
+    for part in RESULT_CODE:
+        p = SIM_DIR / part
+        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
+    for f in files:
+        h.update(str(f.relative_to(SIM_DIR)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
@@ -74,10 +74,12 @@ def git_revision() -> str | None:
 
 @dataclass
 class Result:
+    """A complete results folder: its runs, its metadata and (once presented) its summary."""
+
     folder: Path
     reused: bool
-    summary: dict
     metadata: dict
+    summary: dict | None = None
 
     @property
     def runs_file(self) -> Path:
@@ -89,41 +91,27 @@ class ResultError(Exception):
 
 
 def load_result(folder: str | Path) -> Result:
+    """A complete results folder (runs.parquet and metadata.json); its summary if presented."""
     folder = Path(folder)
     meta, summ = folder / "metadata.json", folder / "summary.json"
-    if not (meta.exists() and summ.exists() and (folder / "runs.parquet").exists()):
+    if not (meta.exists() and (folder / "runs.parquet").exists()):
         hint = " (an unfinished run: rerun its command to resume)" \
             if folder.name.endswith(".partial") else ""
         raise ResultError(f"{folder}: not a complete results folder{hint}")
-    return Result(folder, True, json.loads(summ.read_text()), json.loads(meta.read_text()))
-
-
-def summarise_file(path: Path, context: dict) -> dict:
-    """The summary of a runs.parquet file, read in batches (flat memory)."""
-    pf = pq.ParquetFile(path)
-    acc = Accumulator()
-    for batch in pf.iter_batches(batch_size=ROW_GROUP, columns=Accumulator.columns(
-            pf.schema_arrow.names)):
-        acc.add(batch.to_pandas())
-    return acc.result(context)
-
-
-def formed_troops(path: Path) -> np.ndarray:
-    """Troops of every run in which a force formed (read from runs.parquet)."""
-    t = pq.read_table(path, columns=["formed", "force_troops"])
-    formed = t.column("formed").to_numpy(zero_copy_only=False)
-    return t.column("force_troops").to_numpy()[formed]
+    summary = json.loads(summ.read_text()) if summ.exists() else None
+    return Result(folder, True, json.loads(meta.read_text()), summary)
 
 
 def _write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
 
 
-def run_scenario(loaded: LoadedScenario, *, runs: int | None = None, seed: int | None = None,
-                 out: str | Path = "results", workers: int = 1, chunk: int | None = None,
-                 executor=None, progress: bool = True, overrides: list[str] | None = None,
-                 command: str | None = None, log=print) -> Result:
-    """Run an experiment into its results folder (or reuse the folder if it is complete)."""
+def run_to_folder(loaded: LoadedScenario, *, runs: int | None = None, seed: int | None = None,
+                  out: str | Path = "results", workers: int = 1, chunk: int | None = None,
+                  executor=None, progress: bool = True, overrides: list[str] | None = None,
+                  command: str | None = None, log=print) -> Result:
+    """Run an experiment into its results folder (runs.parquet and metadata.json), or reuse
+    the folder if it is complete. Presenting the results is the analysis layer's job."""
     runs = loaded.scenario.runs if runs is None else runs
     seed = loaded.scenario.seed if seed is None else seed
     spec = ScenarioSpec.of(loaded)
@@ -153,17 +141,15 @@ def run_scenario(loaded: LoadedScenario, *, runs: int | None = None, seed: int |
                      progress=progress)
     wall = time.perf_counter() - t0
     merge(partial, runs, partial / "runs.parquet")
-    ctx = context_of(loaded, seed)
-    summary = summarise_file(partial / "runs.parquet", ctx)
-    _write_json(partial / "summary.json", summary)
-    pd.DataFrame(flat_rows(summary)).to_csv(partial / "summary.csv", index=False)
-    plots.write_all(summary, formed_troops(partial / "runs.parquet"), partial)
+    cal = loaded.scenario.calendar
     meta = {
         "scenario": loaded.name, "description": loaded.scenario.description,
         "scenario_file": loaded.path, "scenario_sha256": spec.fingerprint,
         "scenario_files_sha256": loaded.digest,
         "scenario_texts": loaded.texts, "resolved_scenario": loaded.scenario.model_dump(
             mode="json"),
+        "calendar": {"start": str(cal.start), "deadline": str(cal.start + dt.timedelta(
+            days=cal.round_days * cal.rounds)), "milestones": [str(m) for m in cal.milestones]},
         "uncertain_parameters": {p: d.describe() for p, d in loaded.uncertain},
         "overrides": overrides or [], "seed": seed, "runs": runs, "chunk": chunk,
         "workers": workers if executor is None else type(executor).__name__,
@@ -173,8 +159,7 @@ def run_scenario(loaded: LoadedScenario, *, runs: int | None = None, seed: int |
         if wall > 0 else None, "command": command or " ".join(sys.argv),
     }
     _write_json(partial / "metadata.json", meta)
-    report.experiment_report(partial, summary, meta)
     clear(partial / "chunks")
     plan_file.unlink()
     os.replace(partial, final)
-    return Result(final, False, summary, meta)
+    return Result(final, False, meta)

@@ -15,6 +15,8 @@ import datetime as dt
 import mesa
 import numpy as np
 
+from ..scenario.tree import get_path, set_path
+from ..vocabulary import CONTRIBUTION_TYPES, FINAL_STATUSES, REASONS
 from .agents import (
     APPROVED,
     BLOCKED_AT_HOME,
@@ -34,17 +36,8 @@ from .agents import (
     Israel,
     View,
 )
-from .scenario import get_path, set_path
-from .schema import CONTRIBUTION_TYPES
 
-#: failure reasons, in the order used to break ties (docs/ODD.md, "Outcome")
-REASONS = ("formed", "collapse", "mandate_deadlock", "vetoes", "domestic_withdrawals",
-           "conditions_unmet", "deadline", "too_few_troops")
-
-#: final statuses of a country in the outcome record
-FINAL_STATUSES = ("deployed", "committed", "pending", "vetoed", "blocked_at_home",
-                  "declined_mandate", "conditions_unmet", "unwilling", "undecided",
-                  "not_invited", "influencer")
+__all__ = ["FINAL_STATUSES", "REASONS", "NegotiationModel", "run_one", "run_seeds"]
 
 
 class NegotiationModel(mesa.Model):

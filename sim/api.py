@@ -1,36 +1,20 @@
-"""Running a scenario many times: per-run seeds and the table of runs.
+"""The Python API (for notebooks and scripts): run experiments and present their results exactly
+as the command line does.
 
-One master seed per experiment; the seed of run i is derived from it with
-`numpy.random.SeedSequence(master, spawn_key=(i,))`, so a run's result depends only on the
-master seed and its index, never on how runs are grouped or ordered.
+    from sim import load_scenario, run_experiment, summarise
+    runs = run_experiment(load_scenario("scenarios/baseline.yaml"), runs=500, seed=1)
 """
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
 import pandas as pd
 
-from .model import run_one
-from .scenario import LoadedScenario
-
-
-def run_seed(master: int, index: int) -> int:
-    """The seed of run `index` of an experiment with master seed `master` (a 63-bit int)."""
-    words = np.random.SeedSequence(master, spawn_key=(index,)).generate_state(2, np.uint32)
-    return int((int(words[0]) << 31) ^ int(words[1]))
-
-
-def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
-    """Run the given replications; one flat row each (index, seed, sampled inputs, outcome)."""
-    rows = []
-    for i in indices:
-        seed = run_seed(master, i)
-        out, drawn, _ = run_one(loaded, seed)
-        row = {"run": i, "seed": seed}
-        row.update({f"param.{k}": v for k, v in drawn.items()})
-        row.update(out)
-        rows.append(row)
-    return rows
+from .analysis.present import present
+from .experiments.runner import ScenarioSpec, chunk_ranges, default_chunk_size, run_chunk, run_tasks
+from .experiments.store import Result, load_result, run_to_folder
+from .scenario import LoadedScenario, load_scenario
 
 
 def run_experiment(scenario, runs: int | None = None, seed: int | None = None, *,
@@ -44,15 +28,10 @@ def run_experiment(scenario, runs: int | None = None, seed: int | None = None, *
     """
     import pyarrow as pa
 
-    from .runner import ScenarioSpec, chunk_ranges, default_chunk_size, run_chunk, run_tasks
-    from .scenario import load_scenario
-
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     runs = loaded.scenario.runs if runs is None else runs
     seed = loaded.scenario.seed if seed is None else seed
     if out is not None:
-        from .results import run_scenario
-
         res = run_scenario(loaded, runs=runs, seed=seed, out=out, workers=workers, chunk=chunk,
                            executor=executor, progress=progress, log=lambda *a: None)
         return pd.read_parquet(res.runs_file)
@@ -62,3 +41,20 @@ def run_experiment(scenario, runs: int | None = None, seed: int | None = None, *
     run_tasks(run_chunk, [(spec, seed, a, b) for a, b in ranges], tables.__setitem__,
               workers=workers, executor=executor)
     return pa.concat_tables(tables).to_pandas()  # in run order, whatever order they finished
+
+
+def run_scenario(loaded: LoadedScenario, **kw) -> Result:
+    """Run an experiment into its results folder (or reuse it) and present it: summary, plots
+    and report (see `experiments.store.run_to_folder` for the options)."""
+    result = run_to_folder(loaded, **kw)
+    if result.summary is None:  # a reused folder keeps its presentation untouched
+        result.summary = present(result.folder)
+    return result
+
+
+def open_result(folder: str | Path) -> Result:
+    """A complete results folder, presented (its summary, plots and report written if missing)."""
+    result = load_result(folder)
+    if result.summary is None:
+        result.summary = present(result.folder)
+    return result

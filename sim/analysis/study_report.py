@@ -12,10 +12,10 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..experiments.runner import clear
+from ..experiments.store import slug
 from . import plots, report
-from .analysis import Study
-from .results import slug
-from .runner import clear
+from .studies import Study
 
 PCT = matplotlib.ticker.PercentFormatter(1.0)
 

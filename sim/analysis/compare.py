@@ -18,9 +18,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..experiments.runner import clear
+from ..experiments.store import Result, slug
 from . import plots, report
-from .results import Result, formed_troops, slug
-from .runner import clear
+from .present import formed_troops
 from .summary import newcombe
 
 

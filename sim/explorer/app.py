@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import solara
 
-from sim import explorer, plots
-from sim.experiment import run_rows
+from sim.analysis import plots
+from sim.analysis.summary import summarise
+from sim.experiments.runner import run_rows
+from sim.explorer import logic as explorer
 from sim.scenario import ScenarioError
-from sim.summary import summarise
 
 
 @solara.component

@@ -24,11 +24,25 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .experiment import run_rows
-from .scenario import LoadedScenario, from_mapping
+from ..model import run_one
+from ..scenario import LoadedScenario, from_mapping
+from .seeds import run_seed
 
 ROW_GROUP = 10_000  # rows per row group of runs.parquet (independent of the chunk size)
 _NULLABLE = {"round": pa.int64(), "date": pa.string()}
+
+
+def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
+    """Run the given replications; one flat row each (index, seed, sampled inputs, outcome)."""
+    rows = []
+    for i in indices:
+        seed = run_seed(master, i)
+        out, drawn, _ = run_one(loaded, seed)
+        row = {"run": i, "seed": seed}
+        row.update({f"param.{k}": v for k, v in drawn.items()})
+        row.update(out)
+        rows.append(row)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ _CACHE: dict[str, LoadedScenario] = {}
 _SCHEMAS: dict[str, pa.Schema] = {}
 
 
-def _loaded(spec: ScenarioSpec) -> LoadedScenario:
+def loaded_of(spec: ScenarioSpec) -> LoadedScenario:
     key = spec.fingerprint
     if key not in _CACHE:
         _CACHE.clear()
@@ -82,7 +96,7 @@ def runs_schema(loaded: LoadedScenario) -> pa.Schema:
 
 def run_chunk(spec: ScenarioSpec, master: int, start: int, stop: int) -> pa.Table:
     """Run replications start..stop-1 of an experiment; the worker-side task."""
-    loaded = _loaded(spec)
+    loaded = loaded_of(spec)
     if spec.fingerprint not in _SCHEMAS:
         _SCHEMAS[spec.fingerprint] = runs_schema(loaded)
     return pa.Table.from_pylist(run_rows(loaded, master, range(start, stop)),

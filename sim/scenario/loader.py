@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ValidationError
 
 from .quantity import FORM_KEYS, InRange, _Form, fixed_value, is_distribution
 from .schema import CrossReferenceError, Event, Scenario
+from .tree import get_path, set_path
 
 
 class ScenarioError(Exception):
@@ -324,26 +325,6 @@ def _tree(obj, ann, path, bounds, sources):
 def _leaf(q):
     q = fixed_value(q)
     return q if is_distribution(q) else float(q)
-
-
-def get_path(tree: dict, path: str):
-    node: Any = tree
-    for part in path.split("."):
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node
-
-
-def set_path(tree: dict, path: str, value) -> dict:
-    """Return a copy of `tree` with `path` set, copying only the containers along the path."""
-    parts = path.split(".")
-
-    def go(node, i):
-        key = int(parts[i]) if isinstance(node, list) else parts[i]
-        new = list(node) if isinstance(node, list) else dict(node)
-        new[key] = value if i == len(parts) - 1 else go(node[key], i + 1)
-        return new
-
-    return go(tree, 0)
 
 
 @dataclass

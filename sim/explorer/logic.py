@@ -15,10 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
 
-from .model import NegotiationModel, own_containers, run_seeds  # noqa: E402
-from .scenario import LoadedScenario, get_path, load_scenario, parse_override  # noqa: E402
+from ..model import NegotiationModel, own_containers, run_seeds  # noqa: E402
+from ..scenario import LoadedScenario, get_path, load_scenario, parse_override  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 SCENARIOS = ROOT / "scenarios"
 
 

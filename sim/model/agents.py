@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import mesa
 
-from .schema import CONTRIBUTION_TYPES, MOTIVES
+from ..vocabulary import CONTRIBUTION_TYPES, IN_GAZA, MOTIVES
 
 # Statuses of a country during a run (docs/ODD.md, "State variables").
 NOT_INVITED = "not_invited"
@@ -31,8 +31,6 @@ INFLUENCER = "influencer"
 OPEN = frozenset({UNDECIDED, UNWILLING, CONDITIONS_UNMET, DECLINED_MANDATE})
 #: statuses that count as a commitment for other countries' conditions and spill-over
 COMMITTED = frozenset({PLEDGED, APPROVED})
-#: personnel types that enter Gaza and so need Israel's approval
-IN_GAZA = ("troops", "logistics")
 
 
 @dataclass(slots=True)

@@ -13,18 +13,11 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from .model import FINAL_STATUSES, REASONS
+from ..vocabulary import CONTRIBUTION_TYPES as FORCE_TYPES
+from ..vocabulary import COUNTRY_GROUPS, FINAL_STATUSES, REASONS
 
 Z95 = 1.959963984540054
-FORCE_TYPES = ("troops", "police_trainers", "logistics", "funding")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-#: the per-country outcomes reported with intervals, and the final statuses they group
-COUNTRY_GROUPS = {
-    "deployed": ("deployed",),
-    "vetoed": ("vetoed",),
-    "blocked_at_home": ("blocked_at_home",),
-    "declined": ("declined_mandate", "unwilling"),
-}
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .experiment import run_seed
-from .model import run_one
-from .runner import Progress, ScenarioSpec, _loaded, run_tasks
-from .scenario import LoadedScenario, ScenarioError
+from ..experiments.runner import Progress, ScenarioSpec, loaded_of, run_tasks
+from ..experiments.seeds import run_seed
+from ..model import run_one
+from ..scenario import LoadedScenario, ScenarioError
 from .summary import wilson
 
 # --------------------------------------------------------------------------- evaluation
@@ -31,7 +31,7 @@ def contributors(loaded: LoadedScenario) -> list[str]:
 
 def point_task(spec: ScenarioSpec, master: int, runs: int, points: list[dict]) -> np.ndarray:
     """Run each point `runs` times; return counts [formed, deployed per contributor] per point."""
-    loaded = _loaded(spec)
+    loaded = loaded_of(spec)
     names = contributors(loaded)
     out = np.zeros((len(points), 1 + len(names)), dtype=np.int64)
     seeds = [run_seed(master, i) for i in range(runs)]

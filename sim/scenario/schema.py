@@ -15,8 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .quantity import NonNeg, Prob, Quantity, Stance
 
-MOTIVES = ("solidarity", "standing", "us_ties", "regional_threat")
-CONTRIBUTION_TYPES = ("troops", "police_trainers", "logistics", "funding")
 COUNTRY_NAME = re.compile(r"^[A-Z][A-Za-z' -]*$")
 
 
@@ -303,4 +301,4 @@ def _unknown(what: str, name: str, known) -> str:
     return msg
 
 
-__all__ = ["Scenario", "Quantity", "MOTIVES", "CONTRIBUTION_TYPES"]
+__all__ = ["Scenario", "Quantity"]

@@ -16,6 +16,8 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..vocabulary import REASON_LABELS, STATUS_LABELS  # noqa: E402
+
 plt.rcParams.update({
     "svg.hashsalt": "isf-sim", "font.size": 10, "axes.titlesize": 12, "axes.titleweight": "bold",
     "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
@@ -23,24 +25,12 @@ plt.rcParams.update({
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000", "#999999"]
-STATUS_STYLE = {  # final status: (label, colour)
-    "deployed": ("deployed", "#009E73"),
-    "committed": ("approved, force never formed", "#56B4E9"),
-    "pending": ("pledge pending", "#F0E442"),
-    "vetoed": ("rejected by Israel", "#D55E00"),
-    "blocked_at_home": ("blocked at home", "#CC79A7"),
-    "declined_mandate": ("declined over the mandate", "#E69F00"),
-    "conditions_unmet": ("conditions unmet", "#0072B2"),
-    "unwilling": ("not willing", "#999999"),
-    "undecided": ("undecided", "#CCCCCC"),
-    "not_invited": ("not invited", "#F2F2F2"),
+STATUS_COLOURS = {  # final status: colour
+    "deployed": "#009E73", "committed": "#56B4E9", "pending": "#F0E442", "vetoed": "#D55E00",
+    "blocked_at_home": "#CC79A7", "declined_mandate": "#E69F00", "conditions_unmet": "#0072B2",
+    "unwilling": "#999999", "undecided": "#CCCCCC", "not_invited": "#F2F2F2",
 }
-REASON_LABELS = {
-    "formed": "force formed", "collapse": "talks collapsed", "mandate_deadlock":
-    "mandate deadlock", "vetoes": "vetoes by Israel", "domestic_withdrawals":
-    "blocked at home", "conditions_unmet": "conditions unmet", "deadline":
-    "deadline (pledges pending)", "too_few_troops": "too few willing troops",
-}
+STATUS_STYLE = {s: (STATUS_LABELS[s], c) for s, c in STATUS_COLOURS.items()}
 
 
 def _bar_ci(ax, labels, rows, colours):
@@ -115,7 +105,7 @@ def force_size(s: dict, troops: np.ndarray):
 def _curve_xy(s: dict):
     start = dt.date.fromisoformat(s["start"])
     end = dt.date.fromisoformat(s["deadline"])
-    from .summary import wilson
+    from .summary import wilson  # noqa: PLC0415
 
     xs, p, lo, hi = [start], [0.0], [0.0], [wilson(0, s["runs"])[1]]
     for c in s["formation_curve"]:

@@ -1,0 +1,1 @@
+"""Analysing saved results: summaries, plots, reports, comparisons and parameter studies."""
