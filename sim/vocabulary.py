@@ -1,7 +1,8 @@
 """The project's vocabulary, defined once: every layer (scenario files, the model, the tables,
 the plots, the trace, the explorer) imports these words from here and from nowhere else.
 
-docs/ODD.md, "Glossary", says what each word means.
+docs/ODD.md, "Glossary", says what each word means. One word names one idea everywhere: a
+status is also the name of the failure reason for the troops held in that status.
 """
 
 from __future__ import annotations
@@ -12,53 +13,107 @@ CONTRIBUTION_TYPES = ("troops", "police_trainers", "logistics", "funding")
 IN_GAZA = ("troops", "logistics")
 #: a contributor's motives, each weighted in its utility
 MOTIVES = ("solidarity", "standing", "us_ties", "regional_threat")
+#: roles a troop contingent can take: combat (any task it supports) or non_combat
+#: (monitoring, humanitarian, engineering and medical work; no security tasks)
+ROLES = ("combat", "non_combat")
 
-# Statuses of a country during a run and in the outcome record.
-NOT_INVITED = "not_invited"
-UNDECIDED = "undecided"
-UNWILLING = "unwilling"
-CONDITIONS_UNMET = "conditions_unmet"
-DECLINED_MANDATE = "declined_mandate"
-PLEDGED = "pledged"
-RATIFIED = "ratified"
-APPROVED = "approved"
-VETOED = "vetoed"
-BLOCKED_AT_HOME = "blocked_at_home"
-DEPLOYED = "deployed"
-INFLUENCER = "influencer"
+# ------------------------------------------------------------------ statuses of a country
+NOT_INVITED = "not_invited"            # the convener has not invited it
+INVITED = "invited"                    # invited, no decision yet
+UNWILLING = "unwilling"                # its utility of pledging is not positive
+CONDITIONS_UNMET = "conditions_unmet"  # a condition it set does not hold
+DECLINED_MANDATE = "declined_mandate"  # a red line, or a mandate its government cannot carry
+PLEDGED = "pledged"                    # a public pledge awaiting ratification or Israel's review
+APPROVED = "approved"                  # ratified and approved by Israel (or needing no approval)
+DEPLOYED = "deployed"                  # its personnel are in Gaza
+SUSPENDED = "suspended"                # a standing pledge on hold while a condition fails
+VETOED = "vetoed"                      # Israel vetoed its contingent (reviewed again each round)
+BLOCKED_AT_HOME = "blocked_at_home"    # ratification failed: out for the rest of the run
+INFLUENCER = "influencer"              # consulted, sends nothing
 
-#: final statuses of a country in the outcome record
-FINAL_STATUSES = ("deployed", "committed", "pending", "vetoed", "blocked_at_home",
-                  "declined_mandate", "conditions_unmet", "unwilling", "undecided",
-                  "not_invited", "influencer")
+STATUSES = (DEPLOYED, APPROVED, PLEDGED, SUSPENDED, VETOED, BLOCKED_AT_HOME, DECLINED_MANDATE,
+            CONDITIONS_UNMET, UNWILLING, INVITED, NOT_INVITED, INFLUENCER)
+#: statuses from which a country takes a fresh decision to pledge
+OPEN = frozenset({INVITED, UNWILLING, CONDITIONS_UNMET, DECLINED_MANDATE})
+#: committed: a public pledge that stands and is not blocked or on hold
+COMMITTED = frozenset({PLEDGED, APPROVED, DEPLOYED})
+#: a pledge that stands, including one Israel vetoed or one on hold
+STANDING = COMMITTED | {VETOED, SUSPENDED}
+#: approved troops count toward the force
+IN_FORCE = frozenset({APPROVED, DEPLOYED})
 
-#: how a run ended: "formed" or the main reason it failed, in the order used to break ties
-REASONS = ("formed", "collapse", "mandate_deadlock", "vetoes", "domestic_withdrawals",
-           "conditions_unmet", "deadline", "too_few_troops")
+STATUS_LABELS = {
+    DEPLOYED: "deployed in Gaza",
+    APPROVED: "approved, not (yet) in Gaza",
+    PLEDGED: "pledged, awaiting approval",
+    SUSPENDED: "pledge suspended",
+    VETOED: "vetoed by Israel",
+    BLOCKED_AT_HOME: "blocked at home",
+    DECLINED_MANDATE: "declined over the mandate",
+    CONDITIONS_UNMET: "conditions unmet",
+    UNWILLING: "not willing",
+    INVITED: "invited, undecided",
+    NOT_INVITED: "not invited",
+    INFLUENCER: "consulted, sends nothing",
+}
 
-STATUS_LABELS = {  # final status: readable label
-    "deployed": "deployed",
-    "committed": "approved, force never formed",
-    "pending": "pledge pending",
-    "vetoed": "rejected by Israel",
-    "blocked_at_home": "blocked at home",
-    "declined_mandate": "declined over the mandate",
-    "conditions_unmet": "conditions unmet",
-    "unwilling": "not willing",
-    "undecided": "undecided",
-    "not_invited": "not invited",
-    "influencer": "consulted, sends nothing",
+# ------------------------------------------------------------------ how a run ended
+FORMED = "formed"
+COLLAPSE = "collapse"                  # an event halted the talks
+OVER_CAPACITY = "over_capacity"        # the target exceeds what every invited state could send
+MANDATE_REFUSED = "mandate_refused"    # enough approved troops, but Israel refuses the mandate
+#: "formed" or the main reason a run failed; after the first four, a reason is the status
+#: holding the most troops, and ties go to the reason listed first
+REASONS = (FORMED, COLLAPSE, OVER_CAPACITY, MANDATE_REFUSED, VETOED, BLOCKED_AT_HOME,
+           DECLINED_MANDATE, CONDITIONS_UNMET, PLEDGED, UNWILLING)
+#: the statuses whose troops each pool reason counts
+REASON_POOLS = {
+    VETOED: (VETOED,),
+    BLOCKED_AT_HOME: (BLOCKED_AT_HOME,),
+    DECLINED_MANDATE: (DECLINED_MANDATE,),
+    CONDITIONS_UNMET: (CONDITIONS_UNMET, SUSPENDED),
+    PLEDGED: (PLEDGED,),
+    UNWILLING: (UNWILLING, INVITED),
 }
 REASON_LABELS = {
-    "formed": "force formed", "collapse": "talks collapsed", "mandate_deadlock":
-    "mandate deadlock", "vetoes": "vetoes by Israel", "domestic_withdrawals":
-    "blocked at home", "conditions_unmet": "conditions unmet", "deadline":
-    "deadline (pledges pending)", "too_few_troops": "too few willing troops",
+    FORMED: "force formed",
+    COLLAPSE: "talks collapsed",
+    OVER_CAPACITY: "target above what invited states could send",
+    MANDATE_REFUSED: "Israel refused the mandate",
+    VETOED: "vetoes by Israel",
+    BLOCKED_AT_HOME: "blocked at home",
+    DECLINED_MANDATE: "declined over the mandate",
+    CONDITIONS_UNMET: "conditions unmet",
+    PLEDGED: "pledges still awaiting approval",
+    UNWILLING: "too few willing states",
 }
+
 #: the per-country outcomes reported with intervals, and the final statuses they group
 COUNTRY_GROUPS = {
-    "deployed": ("deployed",),
-    "vetoed": ("vetoed",),
-    "blocked_at_home": ("blocked_at_home",),
-    "declined": ("declined_mandate", "unwilling"),
+    "in_force": (DEPLOYED, APPROVED),
+    VETOED: (VETOED,),
+    BLOCKED_AT_HOME: (BLOCKED_AT_HOME,),
+    "declined": (DECLINED_MANDATE, UNWILLING, CONDITIONS_UNMET, SUSPENDED),
 }
+COUNTRY_GROUP_LABELS = {"in_force": "in the force", VETOED: "vetoed by Israel",
+                        BLOCKED_AT_HOME: "blocked at home",
+                        "declined": "declined, unwilling or conditions unmet"}
+
+# ------------------------------------------------------------------ milestones of the force
+#: (name, label): the round each is first reached is in the outcome record as `<name>_round`
+MILESTONES = (
+    ("first_phase", "first phase approved (the first contingents may enter)"),
+    ("formed", "force formed: approved troops reach the target under an accepted mandate"),
+    ("entry", "first troops enter Gaza"),
+    ("full_strength", "troops in Gaza reach the target"),
+)
+
+# ------------------------------------------------------------------ counterfactual lifts
+#: kinds of blocker a counterfactual replay lifts, one at a time: `<kind>:<name>` or `target`
+LIFT_KINDS = {
+    "veto": "Israel does not veto this state",
+    "domestic": "this state's domestic politics never block it",
+    "task": "this task is off the table (not proposed, not demanded)",
+    "target": "a target 25% smaller",
+}
+TARGET_CUT = 0.25  # the `target` lift: the force needs this much fewer troops

@@ -25,10 +25,12 @@ plt.rcParams.update({
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
              "#000000", "#999999"]
-STATUS_COLOURS = {  # final status: colour
-    "deployed": "#009E73", "committed": "#56B4E9", "pending": "#F0E442", "vetoed": "#D55E00",
-    "blocked_at_home": "#CC79A7", "declined_mandate": "#E69F00", "conditions_unmet": "#0072B2",
-    "unwilling": "#999999", "undecided": "#CCCCCC", "not_invited": "#F2F2F2",
+STATUS_COLOURS = {  # final status: colour (Okabe-Ito and Tol's muted palette, told apart in
+    # colour-blind vision; neighbours in the stacked bars differ in lightness too)
+    "deployed": "#009E73", "approved": "#56B4E9", "pledged": "#F0E442", "suspended": "#CC79A7",
+    "vetoed": "#D55E00", "blocked_at_home": "#882255", "declined_mandate": "#E69F00",
+    "conditions_unmet": "#0072B2", "unwilling": "#999999", "invited": "#DDDDDD",
+    "not_invited": "#F7F7F7",
 }
 STATUS_STYLE = {s: (STATUS_LABELS[s], c) for s, c in STATUS_COLOURS.items()}
 

@@ -18,8 +18,9 @@ import pandas as pd
 
 from ..experiments.runner import Progress, ScenarioSpec, loaded_of, run_tasks
 from ..experiments.seeds import run_seed
-from ..model import run_one
+from ..model import simulate
 from ..scenario import LoadedScenario, ScenarioError
+from ..vocabulary import IN_FORCE
 from .summary import wilson
 
 # --------------------------------------------------------------------------- evaluation
@@ -37,10 +38,10 @@ def point_task(spec: ScenarioSpec, master: int, runs: int, points: list[dict]) -
     seeds = [run_seed(master, i) for i in range(runs)]
     for j, fixed in enumerate(points):
         for seed in seeds:
-            o, _, _ = run_one(loaded, seed, fixed=fixed)
+            o = simulate(loaded, seed, fixed=fixed).outcome
             out[j, 0] += o["formed"]
             for k, c in enumerate(names, 1):
-                out[j, k] += o[f"status.{c}"] == "deployed"
+                out[j, k] += o[f"status.{c}"] in IN_FORCE
     return out
 
 

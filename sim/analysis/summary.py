@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..vocabulary import CONTRIBUTION_TYPES as FORCE_TYPES
-from ..vocabulary import COUNTRY_GROUPS, FINAL_STATUSES, REASONS
+from ..vocabulary import COUNTRY_GROUPS, REASONS
+from ..vocabulary import STATUSES as FINAL_STATUSES
 
 Z95 = 1.959963984540054
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)

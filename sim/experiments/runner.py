@@ -24,7 +24,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..model import run_one
+from ..model import simulate
 from ..scenario import LoadedScenario, from_mapping
 from .seeds import run_seed
 
@@ -37,10 +37,10 @@ def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
     rows = []
     for i in indices:
         seed = run_seed(master, i)
-        out, drawn, _ = run_one(loaded, seed)
+        rec = simulate(loaded, seed, counterfactuals=True)
         row = {"run": i, "seed": seed}
-        row.update({f"param.{k}": v for k, v in drawn.items()})
-        row.update(out)
+        row.update({f"param.{k}": v for k, v in rec.params.items()})
+        row.update(rec.outcome)
         rows.append(row)
     return rows
 

@@ -1,13 +1,8 @@
-"""Seeds: one master seed per experiment; run i's seed is derived from it and its index alone."""
+"""Seeds: one master seed per experiment; run i's seed is derived from it and its index alone,
+so a run's result never depends on how runs are grouped or ordered (see `sim.rng`)."""
 
 from __future__ import annotations
 
-import numpy as np
+from ..rng import run_seed, run_seeds
 
-
-def run_seed(master: int, index: int) -> int:
-    """The seed of run `index` of an experiment with master seed `master` (a 63-bit int),
-    from `numpy.random.SeedSequence(master, spawn_key=(index,))`: a run's result depends only
-    on the master seed and its index, never on how runs are grouped or ordered."""
-    words = np.random.SeedSequence(master, spawn_key=(index,)).generate_state(2, np.uint32)
-    return int((int(words[0]) << 31) ^ int(words[1]))
+__all__ = ["run_seed", "run_seeds"]

@@ -1,8 +1,10 @@
-"""The negotiation model (Mesa): the actors, their decision rules, the round's schedule and the
-outcome record of a run. `simulate(loaded, seed)` is how the other layers run it."""
+"""The negotiation model (Mesa): one module per actor (contributors, domestic politics, Israel,
+the convener, events), the round's schedule (`model`), the outcome record (`outcome`) and the
+counterfactual replays. `simulate(loaded, seed)` is how the other layers run it."""
 
-from .model import NegotiationModel, own_containers, release, run_one, run_seeds
-from .run import RunRecord, outcome_fields, round_fields, simulate
+from .model import Lifts, NegotiationModel
+from .outcome import outcome_fields, round_fields
+from .run import RunRecord, release, replay, simulate
 
-__all__ = ["NegotiationModel", "RunRecord", "outcome_fields", "own_containers", "release",
-           "round_fields", "run_one", "run_seeds", "simulate"]
+__all__ = ["Lifts", "NegotiationModel", "RunRecord", "outcome_fields", "release", "replay",
+           "round_fields", "simulate"]

@@ -1,279 +1,343 @@
 """The negotiation model: one run of the formation of the stabilisation force.
 
-    model = NegotiationModel(params, seed=1)   # params: one run's concrete parameter tree
+    model = NegotiationModel(loaded, seed=1)   # a loaded scenario and a run seed
     model.run_model()
     model.outcome()                            # one flat record: formed or not, why, who, when
 
-Each round (`step`): events strike, the convener proposes, contributors decide, domestic
-audiences ratify, Israel reviews, stances update, and the model checks whether the force formed.
+Each round (`step`): events strike, the convener acts, contributors decide, domestic audiences
+vote, Israel reviews, the first contingents enter, stances move, milestones are checked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from functools import lru_cache
 
 import mesa
 import numpy as np
 
-from ..scenario.tree import get_path, set_path
-from ..vocabulary import CONTRIBUTION_TYPES, FINAL_STATUSES, REASONS
-from .agents import (
+from .. import rng
+from ..vocabulary import (
     APPROVED,
-    BLOCKED_AT_HOME,
     COMMITTED,
-    CONDITIONS_UNMET,
-    DECLINED_MANDATE,
     DEPLOYED,
-    NOT_INVITED,
-    PLEDGED,
-    RATIFIED,
-    UNDECIDED,
-    UNWILLING,
-    VETOED,
-    Contributor,
-    Convener,
-    Country,
-    Israel,
-    View,
+    IN_FORCE,
+    IN_GAZA,
+    MOTIVES,
+    TARGET_CUT,
 )
+from . import events
+from .contributors import Contributor, Country, View
+from .convener import Convener
+from .israel import EPS, Israel
 
-__all__ = ["FINAL_STATUSES", "REASONS", "NegotiationModel", "run_one", "run_seeds"]
+COUNTS = ("pledges", "revisions", "suspensions", "withdrawals", "failed_votes", "vetoes",
+          "conditional_approvals", "concessions", "softenings")
+
+
+class Lifts:
+    """The blockers a counterfactual replay lifts (docs/ODD.md, R13): `veto:<state>`,
+    `domestic:<state>`, `task:<task>`, `target`."""
+
+    __slots__ = ("veto", "domestic", "tasks", "target", "labels")
+
+    def __init__(self, labels=()):
+        self.labels = tuple(labels)
+        self.veto, self.domestic, self.tasks = set(), set(), set()
+        self.target = False
+        for label in self.labels:
+            kind, _, name = label.partition(":")
+            if kind == "veto":
+                self.veto.add(name)
+            elif kind == "domestic":
+                self.domestic.add(name)
+            elif kind == "task":
+                self.tasks.add(name)
+            elif kind == "target" and not name:
+                self.target = True
+            else:
+                raise ValueError(f"unknown counterfactual lift '{label}'")
+
+
+@lru_cache(maxsize=4096)
+def _key(name: str) -> int:
+    return rng.name_key(name)
+
+
+@lru_cache(maxsize=256)
+def _counters(names: tuple[str, ...], rounds: int) -> np.ndarray:
+    """The slot counters of every (round, name) pair, rounds 1..`rounds` (or round 0 alone),
+    row by row: they depend on the names alone, so they are built once."""
+    rs = range(1, rounds + 1) if rounds else (0,)
+    return np.array([rng.slot(_key(n), k) for k in rs for n in names], dtype=np.uint64)
 
 
 class NegotiationModel(mesa.Model):
-    """Countries negotiate who sends what to the force, under which mandate, round by round."""
+    """States negotiate who sends what to the force, under which mandate, round by round."""
 
-    def __init__(self, params: dict, seed: int | None = None, rng=None, trace: bool = False,
-                 bounds: dict | None = None):
-        if rng is None:
-            super().__init__(seed=seed)
-        else:
-            super().__init__(rng=rng)
-        self.params = params
-        self.bounds = bounds or {}
+    def __init__(self, scenario, seed: int, *, fixed: dict | None = None, lifts=(),
+                 trace: bool = False):
+        super().__init__(seed=seed)
+        self.scenario = scenario
+        self.seed = seed
+        s = scenario.scenario
+        self.p, self.drawn = scenario.params(seed, fixed)
+        self.public = scenario.public
+        self.lifts = lifts if isinstance(lifts, Lifts) else Lifts(lifts)
         self.tracing = trace
-        self.events_log: list[dict] = []
-        cal = params["calendar"]
-        self.start: dt.date = cal["start"]
-        self.round_days: int = cal["round_days"]
-        self.max_rounds: int = cal["rounds"]
+        self.journal: list[dict] = []
+        cal = s.calendar
+        self.start: dt.date = cal.start
+        self.round_days: int = cal.round_days
+        self.max_rounds: int = cal.rounds
         self.round = 0
-        self.env = params["environment"]
-        self.weights = params["weights"]
-        self.tasks = params["tasks"]
-        self.task_names = list(self.tasks)
-        self.mandate: tuple[str, ...] = tuple(params["mandate"])
-        self.target = params["convener"]["target_troops"]
-        self.min_contributors = params["convener"]["min_contributors"]
+
+        self.task_names = list(s.tasks)
+        self.task_order = {t: i for i, t in enumerate(self.task_names)}
+        self.softer = {t: spec.softer for t, spec in s.tasks.items() if spec.softer}
+        gone = set()
+        for t in self.lifts.tasks:  # a lifted task is off the table in every form
+            gone |= {t, self.softer.get(t)} | {h for h, soft in self.softer.items() if soft == t}
+        self.mandate: tuple[str, ...] = tuple(t for t in s.mandate if t not in gone)
+        self.refresh_model()
 
         self.countries: dict[str, Country] = {}
-        for name, spec in params["countries"].items():
-            cls = Country if spec["role"] == "influencer" else Contributor
+        for name, spec in s.countries.items():
+            cls = Country if spec.role == "influencer" else Contributor
             self.countries[name] = cls(self, name, spec)
         self.contributors = [c for c in self.countries.values() if isinstance(c, Contributor)]
         for i, c in enumerate(self.contributors):
             c.index = i
-        self.consulters = [c for c in self.countries.values() if c.spec["consults"]]
-        self.convener = Convener(self, params["convener"])
-        self.israel = Israel(self, params["israel"])
+        self.consulters = [c for c in self.countries.values() if c.spec.consults]
+        # Every random number of the run comes from a named slot of the run seed (sim.rng):
+        # decision noise per (contributor, round) and a draw per (random event, round) here;
+        # votes when they happen.
+        r = self.max_rounds
+        names = tuple(c.name for c in self.contributors)
+        events_ = tuple(f"event {i}: {ev.name}" for i, ev in enumerate(s.events))
+        u = rng.uniforms([seed], rng.NOISE, _counters(names, r))[0]
+        self.noise = rng.symmetric_triangular(u, 1.0).reshape(r, len(names)).tolist()
+        eu = rng.uniforms([seed], rng.EVENT, _counters(events_, r))[0]
+        self.event_draws = eu.reshape(r, len(events_)).tolist()
+        # the convener's misjudgement of Israel's view of each state and of a softened task:
+        # a symmetric triangular number on [-1, 1] per run (scaled by convener.misjudgement)
+        keys = (*names, "mandate")
+        eu = rng.uniforms([seed], rng.ESTIMATE, _counters(keys, 0))[0]
+        self.estimate_errors = dict(zip(keys, rng.symmetric_triangular(eu, 1.0).tolist(),
+                                        strict=True))
+        self.israel = Israel(self)
+        self.convener = Convener(self)
 
-        # Every random number of the run, drawn up front: draws[kind][round - 1][...]. A draw
-        # belongs to a (round, country, body) slot, so it does not depend on how many other
-        # draws came before it (common random numbers across scenarios and overrides).
-        r, n = self.max_rounds, len(self.contributors)
-        bodies = max([len(c.spec["domestic"]["ratification"]) for c in self.contributors
-                      if c.spec["domestic"]] or [1])
-        self.draws = {
-            "event": self.rng.random((r, max(1, len(params["events"])))).tolist(),
-            "concede": self.rng.random(r).tolist(),
-            "noise": self.rng.standard_normal((r, max(1, n))).tolist(),
-            "vote": self.rng.random((r, max(1, n), bodies)),
-        }
-        self._risk_key = None
-        self.short = True  # the force is short of its target (updated by check_formation)
-
-        self.pending_events = list(enumerate(params["events"]))
+        self.pending_events = list(enumerate(s.events))
         self.fired: list[str] = []
         self.collapsed = False
-        self.formed = False
-        self.formed_round: int | None = None
-        self.vetoes = self.withdrawals = self.domestic_blocks = self.concessions = 0
+        self.counts = Counter(dict.fromkeys(COUNTS, 0))
+        self.milestone: dict[str, int | None] = dict.fromkeys(
+            ("first_phase", "formed", "entry", "full_strength"))
+        self.force_at_formation: dict[str, float] | None = None
+        self.members_at_formation: list[str] = []
         self.running = True
+
+    # ------------------------------------------------------------------ parameters
+
+    def refresh_model(self) -> None:
+        """Read the model-level parameters (again, after an event)."""
+        p = self.p
+        self.weights = {k: p[f"weights.{k}"] for k in (
+            *MOTIVES, "mandate_fit", "spillover", "decision_noise", "red_line", "full_pledge",
+            "min_contingent", "audience_cost", "revision_step", "support_exposure")}
+        self.task_risk = {t: p[f"tasks.{t}.risk"] for t in self.task_names}
+        self.task_alignment = {t: p[f"tasks.{t}.alignment"] for t in self.task_names}
+        self.target = p["convener.target_troops"] * (1 - TARGET_CUT if self.lifts.target else 1)
+        self.min_contributors = int(p["convener.min_contributors"])
+        self.deploy_rounds = int(p["convener.deploy_rounds"])
+        self._risk_key = None
+
+    def refresh(self, paths=()) -> None:
+        """After an event changed `paths`: the agents that read them read their parameters
+        again (a country its own; Israel and the convener theirs; everyone the shared weights).
+        Environment values are read where they are used."""
+        heads = {p.split(".", 2)[0] for p in paths}
+        named = {p.split(".", 2)[1] for p in paths if p.startswith("countries.")}
+        shared = bool(heads & {"weights", "tasks", "convener", "israel"})
+        self.refresh_model()
+        for c in self.countries.values():
+            if shared or c.name in named:
+                c.refresh()
+        if shared or named:  # Israel's threat depends on a state's relations
+            self.israel.refresh()
+            self.convener.refresh()
 
     # ------------------------------------------------------------------ schedule
 
     def step(self) -> None:
         self.round += 1
         if self.tracing:
-            self.log("round", None, f"Round {self.round}: {self.round_start(self.round)} to "
-                     f"{self.round_end(self.round)}")
-        if self.strike_events():
+            self.note("round", None, start=str(self.round_start(self.round)),
+                      end=str(self.round_end(self.round)))
+        if events.strike(self):
             return self.finish()
-        self.convener.propose()
+        self.convener.act()
         view = self.view()
         for c in self.contributors:
             c.decide(view)
         for c in self.contributors:
-            c.ratify()
+            if c.home is not None:
+                c.home.ratify()
         self.israel.review()
+        self.check_milestones()
+        self.deploy()
         self.update_stances()
-        self.check_formation()
-        if self.formed or self.round >= self.max_rounds:
+        if self.milestone["full_strength"] is not None or self.round >= self.max_rounds:
             self.finish()
 
     # ------------------------------------------------------------------ sub-steps
 
-    def strike_events(self) -> bool:
-        """Apply scheduled events due this round and draw random ones; True if talks collapse.
-
-        A scheduled event strikes at its `round`. A random event strikes at most once, in the
-        first round in [`from_round`, `until_round`] where a uniform draw falls below its
-        `probability`. `set` replaces and `add` shifts a parameter (clipped to its range).
-        """
-        still = []
-        for i, ev in self.pending_events:
-            if ev["round"] is not None:
-                fire = ev["round"] == self.round
-                draw = None
-            else:
-                until = ev["until_round"] or self.max_rounds
-                if self.round > until:
-                    continue  # its window has passed: it can no longer strike
-                if self.round < ev["from_round"]:
-                    still.append((i, ev))
-                    continue
-                draw = self.draws["event"][self.round - 1][i]
-                fire = draw < ev["probability"]
-            if not fire:
-                still.append((i, ev))
-                continue
-            changes = self.apply_changes(ev)
-            self.fired.append(ev["name"])
-            note = "" if draw is None else \
-                f" (P {ev['probability']:.2f} per round, draw {draw:.2f})"
-            self.log("event", None, f"EVENT: {ev['name']}{note}"
-                     + (": " + "; ".join(changes) if changes else "")
-                     + ("; the talks collapse" if ev["collapse"] else ""), event=ev["name"])
-            if ev["collapse"]:
-                self.collapsed = True
-        self.pending_events = still
-        return self.collapsed
-
-    def apply_changes(self, ev: dict) -> list[str]:
-        bounds = self.bounds
-        changes = []
-        for kind in ("set", "add"):
-            for path, value in ev[kind].items():
-                parts = path.split(".")
-                parent = get_path(self.params, ".".join(parts[:-1])) if len(parts) > 1 \
-                    else self.params
-                old = parent[parts[-1]]
-                new = value if kind == "set" else old + value
-                if path in bounds:
-                    new = bounds[path].clip(float(new))
-                parent[parts[-1]] = new
-                if parts[0] == "countries" and parts[2] == "stances":
-                    self.countries[parts[1]].stance[parts[3]] = new
-                if path == "convener.pressure":
-                    self.convener.pressure = new
-                if path == "convener.clarity":
-                    self.convener.clarity = new
-                if path == "convener.target_troops":
-                    self.target = new
-                changes.append(f"{path} {_fmt(old)} -> {_fmt(new)}")
-        for c in self.contributors:
-            c.refresh()
-        self._risk_key = None
-        troops, n = self.approved_troops()
-        self.short = troops < self.target or n < self.min_contributors
-        return changes
-
     def view(self) -> View:
-        committed = [c for c in self.contributors if c.status in COMMITTED]
-        troops = {c.name: c.pledge["troops"] for c in committed}
+        committed = {c.name: c.pledge["troops"] for c in self.contributors
+                     if c.status in COMMITTED}
+        env = self.p
         return View(
-            committed=frozenset(troops),
-            committed_troops=troops,
-            total_troops=sum(troops.values()),
+            committed=frozenset(committed),
+            committed_troops=committed,
+            total_troops=sum(committed.values()),
             target=self.target,
             clarity=self.convener.clarity,
-            ceasefire=self.env["ceasefire"],
-            un_authorised=self.env["un_authorised"],
+            ceasefire=env["environment.ceasefire"],
+            acceptance=env["environment.armed_group_acceptance"],
+            un_authorised=env["environment.un_authorised"],
+            us_led=env["environment.us_led"] >= 0.5,
             mandate=self.mandate,
             risk=self.risk(),
+            alignment=self.alignment(),
             incentive=self.convener.incentive,
         )
 
+    def check_milestones(self) -> None:
+        """R10 Milestones of the force. The first phase is approved when approved troops reach
+        `first_phase` * target from at least `min_contributors` troop-contributing states under
+        a mandate Israel accepts (Israel's consent is then locked); the force is formed when
+        approved troops reach the whole target on the same terms."""
+        troops, states = self.approved_troops()
+        if not self.israel.mandate_accepted or states < self.min_contributors:
+            return
+        r = self.round
+        if self.milestone["first_phase"] is None and \
+                troops >= self.convener.first_phase * self.target - EPS:
+            self.milestone["first_phase"] = r
+            self.israel.consent_locked = True
+            if self.tracing:
+                self.note("milestone", None, milestone="first_phase", troops=troops,
+                          states=states, target=self.target)
+        if self.milestone["formed"] is None and troops >= self.target - EPS:
+            self.milestone["formed"] = r
+            self.force_at_formation = self.approved_totals()
+            self.members_at_formation = sorted(
+                c.name for c in self.contributors if c.status in IN_FORCE and
+                (c.pledge["troops"] > 0 or c.pledge["logistics"] > 0))
+            if self.tracing:
+                self.note("milestone", None, milestone="formed", troops=troops, states=states,
+                          target=self.target, members=self.members_at_formation)
+
+    def deploy(self) -> None:
+        """R10 Entry: once the first phase is approved, an approved contingent with personnel
+        enters Gaza `deploy_rounds` after the later of that round and its own approval; troops
+        in Gaza reaching the target is full strength."""
+        first = self.milestone["first_phase"]
+        if first is None:
+            return
+        r, lag = self.round, self.deploy_rounds
+        for c in self.contributors:
+            if c.status == APPROVED and c.sends_personnel and \
+                    r >= max(first, c.approved_round) + lag:
+                c.status = c.stage = DEPLOYED
+                if c.entry_round is None:
+                    c.entry_round = r
+                if self.milestone["entry"] is None:
+                    self.milestone["entry"] = r
+                    if self.tracing:
+                        self.note("milestone", None, milestone="entry", first=c.name)
+                if self.tracing:
+                    self.note("enter", c.name, troops=c.pledge["troops"],
+                              logistics=c.pledge["logistics"], role=c.role,
+                              restricted=c.restricted)
+        inside = self.deployed_troops()
+        if self.milestone["full_strength"] is None and inside >= self.target - EPS and \
+                self.milestone["formed"] is not None:
+            self.milestone["full_strength"] = r
+            if self.tracing:
+                self.note("milestone", None, milestone="full_strength", troops=inside,
+                          target=self.target)
+
     def update_stances(self) -> None:
-        if not self.consulters:
-            return
         new = {c.name: s for c in self.consulters if (s := c.consult()) is not None}
-        if not self.tracing:
-            for name, stance in new.items():
-                self.countries[name].stance = stance
-            return
         for name, stance in new.items():
             country = self.countries[name]
-            moved = [f"{self.task_label(t)} {country.stance[t]:+.2f} -> {v:+.2f}"
-                     for t, v in stance.items() if abs(v - country.stance[t]) >= 0.005]
-            if moved:
-                self.log("consult", name, "after consulting "
-                         + ", ".join(country.spec["consults"]) + ": " + "; ".join(moved))
+            if self.tracing:
+                moved = {t: (country.stance[t], v) for t, v in stance.items()
+                         if abs(v - country.stance[t]) >= 0.005}
+                if moved:
+                    self.note("consult", name, partners=list(country.spec.consults),
+                              moved=moved)
             country.stance = stance
-
-    def check_formation(self) -> None:
-        """The force forms when approved troops reach the target from at least
-        `min_contributors` troop-contributing states, under a mandate Israel accepts."""
-        troops, n = self.approved_troops()
-        self.short = troops < self.target or n < self.min_contributors
-        if not self.short and self.israel.mandate_accepted:
-            self.formed = True
-            self.formed_round = self.round
-            for c in self.contributors:
-                if c.status == APPROVED:
-                    c.status = DEPLOYED
-            self.log("formed", None, f"THE FORCE FORMS on {self.round_end(self.round)}: "
-                     f"{troops:,.0f} troops from {n} states (target {self.target:,.0f})")
+            country.stance_version += 1
 
     def finish(self) -> None:
         self.running = False
-        if self.tracing and not self.formed:  # the reason, for the trace only
-            out = self.outcome()
-            self.log("end", None, f"NO FORCE by {self.round_end(self.round)}: reason "
-                     f"{out['reason']}", reason=out["reason"])
+        if self.tracing:
+            from .outcome import failure_reason
+
+            self.note("end", None, formed=self.milestone["formed"] is not None,
+                      reason=failure_reason(self)[0])
 
     # ------------------------------------------------------------------ quantities
 
+    def current_target(self) -> float:
+        """The troops the convener is working toward: the first phase until it is approved."""
+        if self.milestone["first_phase"] is None:
+            return self.convener.first_phase * self.target
+        return self.target
+
     def risk(self) -> float:
-        """Risk to contingents: (1 - ceasefire) + (1 - armed_group_acceptance) * sum of the
-        mandate's task risks, capped at 1 (consent and impartiality; Capstone doctrine)."""
-        key = (self.mandate, self.env["ceasefire"], self.env["armed_group_acceptance"])
+        """F1 Risk of the mandate: min(1, (1 - ceasefire) + (1 - armed_group_acceptance) *
+        sum of the mandate's task risks) (consent and impartiality; Capstone doctrine)."""
+        p = self.p
+        key = (self.mandate, p["environment.ceasefire"], p["environment.armed_group_acceptance"])
         if key != self._risk_key:
-            load = sum(self.tasks[t]["risk"] for t in self.mandate)
-            r = (1 - self.env["ceasefire"]) + (1 - self.env["armed_group_acceptance"]) * load
+            load = sum([self.task_risk[t] for t in self.mandate])
+            r = (1 - key[1]) + (1 - key[2]) * load
             self._risk_key, self._risk = key, min(1.0, r)
         return self._risk
 
     def alignment(self) -> float:
-        """Perceived alignment of the force with Israel/the West: environment.alignment plus
+        """F2 Perceived alignment of the force with Israel/the West: environment.alignment plus
         the alignment of each task in the mandate, capped at 1."""
-        return min(1.0, self.env["alignment"] + sum(self.tasks[t]["alignment"]
-                                                    for t in self.mandate))
+        return min(1.0, self.p["environment.alignment"] + sum(
+            [self.task_alignment[t] for t in self.mandate]))
 
     def approved_troops(self) -> tuple[float, int]:
-        troops = [c.pledge["troops"] for c in self.contributors if c.status in (APPROVED, DEPLOYED)]
+        troops = [c.pledge["troops"] for c in self.contributors if c.status in IN_FORCE]
         return sum(troops), sum(1 for t in troops if t > 0)
 
-    def invite(self, names) -> None:
-        invited = []
-        for name in names:
-            c = self.countries[name]
-            if c.status == NOT_INVITED:
-                c.status = UNDECIDED
-                c.invited_round = self.round
-                invited.append(name)
-        if invited:
-            self.log("invite", self.params["convener"]["name"], "invites " + ", ".join(invited))
+    def approved_totals(self) -> dict[str, float]:
+        out = dict.fromkeys(("troops", "police_trainers", "logistics", "funding"), 0.0)
+        for c in self.contributors:
+            if c.status in IN_FORCE:
+                for k in out:
+                    out[k] += c.pledge[k]
+        return out
+
+    def committed_troops(self) -> float:
+        return sum(c.pledge["troops"] for c in self.contributors if c.status in COMMITTED)
+
+    def deployed_troops(self) -> float:
+        return sum(c.pledge["troops"] for c in self.contributors if c.status == DEPLOYED)
+
+    def vote_draw(self, c: Contributor, body: int) -> float:
+        """The uniform draw of a ratifying body's vote this round (a slot of the run seed)."""
+        return rng.uniform(self.seed, rng.VOTE, rng.slot(_key(f"{c.name} vote {body}"),
+                                                           self.round))
 
     # ------------------------------------------------------------------ reporting
 
@@ -283,155 +347,16 @@ class NegotiationModel(mesa.Model):
     def round_end(self, r: int) -> dt.date:
         return self.start + dt.timedelta(days=r * self.round_days)
 
-    def task_label(self, t: str) -> str:
-        return self.tasks[t]["label"]
-
-    def describe_mandate(self) -> str:
-        return "[" + ", ".join(self.task_label(t) for t in self.mandate) + "]" \
-            if self.mandate else "[no tasks]"
-
-    @staticmethod
-    def describe_pledge(pledge: dict) -> str:
-        parts = [f"{pledge[k]:,.0f} {k.replace('_', ' ')}" for k in CONTRIBUTION_TYPES[:3]
-                 if pledge[k] > 0]
-        if pledge["funding"] > 0:
-            parts.append(f"USD {pledge['funding']:,.0f}m funding")
-        return ", ".join(parts) or "nothing"
-
-    def log(self, kind: str, actor: str | None, text: str, **data) -> None:
+    def note(self, kind: str, actor: str | None, **data) -> None:
+        """Record a structured event of the run (only when tracing): what was decided and the
+        numbers it was decided on. The trace and the explorer tell the story from these."""
         if self.tracing:
-            self.events_log.append({"round": self.round, "date": str(self.round_start(
-                max(self.round, 1))), "kind": kind, "actor": actor, "text": text,
-                **({"data": data} if data else {})})
-
-    def final_status(self, c: Country) -> str:
-        s = c.status
-        if s in (APPROVED, RATIFIED):
-            return "committed"
-        if s == PLEDGED:
-            return "pending"
-        return s
+            self.journal.append({"round": self.round, "kind": kind, "actor": actor, **data})
 
     def outcome(self) -> dict:
-        """One flat record for the run (docs/ODD.md, "Observation")."""
-        formed = self.formed
-        pool = dict.fromkeys(("vetoes", "domestic_withdrawals", "mandate_deadlock",
-                              "conditions_unmet", "deadline", "too_few_troops"), 0.0)
-        for c in self.contributors:
-            cap = c.offered["troops"] if c.offered["troops"] else c.spec["capacity"]["troops"]
-            if c.status == VETOED:
-                pool["vetoes"] += c.pledge["troops"]
-            elif c.status == BLOCKED_AT_HOME:
-                pool["domestic_withdrawals"] += cap
-            elif c.status == DECLINED_MANDATE:
-                pool["mandate_deadlock"] += cap
-            elif c.status == CONDITIONS_UNMET:
-                pool["conditions_unmet"] += cap
-            elif c.status in (PLEDGED, RATIFIED):
-                pool["deadline"] += c.pledge["troops"]
-            elif c.status in (UNWILLING, UNDECIDED):
-                pool["too_few_troops"] += cap
-        troops, n = self.approved_troops()
-        if formed:
-            reason = "formed"
-        elif self.collapsed:
-            reason = "collapse"
-        elif troops >= self.target and n >= self.min_contributors:
-            reason = "mandate_deadlock"  # enough troops, but Israel refuses the mandate
-        else:
-            # the blocked pool holding the most troops; ties go to the earlier reason
-            best = max(pool, key=lambda k: (pool[k], -REASONS.index(k)))
-            reason = best if pool[best] > 0 else "too_few_troops"
-        rec = {
-            "formed": formed,
-            "reason": reason,
-            "round": self.formed_round if formed else None,
-            "date": str(self.round_end(self.formed_round)) if formed else None,
-            "rounds_run": self.round,
-        }
-        totals = dict.fromkeys(CONTRIBUTION_TYPES, 0.0)
-        members = []
-        for c in self.contributors:
-            if c.status in (DEPLOYED, APPROVED):
-                for k in CONTRIBUTION_TYPES:
-                    totals[k] += c.pledge[k]
-                if c.pledge["troops"] > 0 or c.pledge["logistics"] > 0:
-                    members.append(c.name)
-        rec.update({f"force_{k}": v if formed else 0.0 for k, v in totals.items()})
-        rec.update({f"approved_{k}": v for k, v in totals.items()})
-        rec["contributors"] = len(members) if formed else 0
-        rec["composition"] = "+".join(sorted(members)) if formed else ""
-        rec["mandate"] = "+".join(self.mandate)
-        rec["mandate_accepted"] = self.israel.mandate_accepted
-        rec["vetoes"] = self.vetoes
-        rec["withdrawals"] = self.withdrawals
-        rec["domestic_blocks"] = self.domestic_blocks
-        rec["concessions"] = self.concessions
-        rec["events"] = "+".join(self.fired)
-        rec["final_pressure"] = self.convener.pressure
-        rec["final_clarity"] = self.convener.clarity
-        for k, v in pool.items():
-            rec[f"troops_lost_{k}"] = v
-        for c in self.countries.values():
-            deployed = isinstance(c, Contributor) and c.status == DEPLOYED
-            rec[f"status.{c.name}"] = self.final_status(c)
-            rec[f"troops.{c.name}"] = c.pledge["troops"] if deployed else 0.0
-            rec[f"role.{c.name}"] = self.role(c) if deployed else ""
-        return rec
+        from .outcome import outcome_record
 
-    def role(self, c: Contributor) -> str:
-        """What a deployed country does: the types it sends and, for personnel in Gaza, the
-        tasks of the final mandate it supports (stance > 0)."""
-        kinds = [k for k in CONTRIBUTION_TYPES if c.pledge[k] > 0]
-        tasks = [t for t in self.mandate if c.stance[t] > 0] if c.needs_approval else []
-        return "+".join(kinds) + (": " + "+".join(tasks) if tasks else "")
+        return outcome_record(self)
 
 
-def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-# ---------------------------------------------------------------------- one seeded run
-
-
-def run_seeds(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Two independent streams per run: one samples the parameters, one drives decisions.
-
-    Keeping them apart means that overriding or sweeping a parameter does not shift the
-    random draws of the decisions (common random numbers across scenarios).
-    """
-    ss_params, ss_dynamics = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(ss_params), np.random.default_rng(ss_dynamics)
-
-
-def run_one(loaded, seed: int, trace: bool = False, fixed: dict | None = None):
-    """Run one replication of a loaded scenario; return (outcome, sampled parameters, model).
-
-    `fixed` maps parameter paths to values that replace what the scenario (or its
-    distribution) gives; the other uncertain parameters are drawn as usual, with the same
-    draws as without `fixed` (the fixed ones are still drawn, then replaced).
-    """
-    prng, drng = run_seeds(seed)
-    tree, drawn = loaded.sample(prng)
-    for path, value in (fixed or {}).items():
-        tree = set_path(tree, path, value)
-        drawn[path] = value
-    tree = own_containers(tree, loaded.event_paths)
-    model = NegotiationModel(tree, rng=drng, trace=trace, bounds=loaded.bounds)
-    model.run_model()
-    out = model.outcome()
-    release(model)
-    return out, drawn, model
-
-
-def own_containers(tree: dict, paths) -> dict:
-    """Copy the containers along each path an event may change, so that a run's events never
-    touch the shared scenario tree; everything else stays shared (and is never written)."""
-    for path in paths:
-        tree = set_path(tree, path, get_path(tree, path))
-    return tree
-
-
-def release(model: mesa.Model) -> None:
-    """Mesa 3.3.1 keeps every model alive through `Agent._ids`; drop this one's entry."""
-    mesa.Agent._ids.pop(model, None)
+__all__ = ["COUNTS", "IN_GAZA", "Lifts", "NegotiationModel"]

@@ -21,7 +21,8 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ValidationError
 
-from .quantity import FORM_KEYS, InRange, _Form, fixed_value, is_distribution
+from .. import rng
+from .quantity import FORM_KEYS, FlagForm, InRange, _Form, fixed_value, is_distribution
 from .schema import CrossReferenceError, Event, Scenario
 from .tree import get_path, set_path
 
@@ -285,6 +286,8 @@ def _field_range(finfo) -> InRange | None:
 
 def _tree(obj, ann, path, bounds, sources):
     """Turn validated objects into plain dicts/lists; record each quantity's range and source."""
+    if isinstance(obj, FlagForm):
+        return obj.value
     if isinstance(obj, BaseModel):
         out = {}
         for name, finfo in type(obj).model_fields.items():
@@ -327,6 +330,24 @@ def _leaf(q):
     return q if is_distribution(q) else float(q)
 
 
+def _flags(obj, path: str, out: dict) -> None:
+    """Every true/false leaf of the validated scenario (plain or with a source), by path."""
+    if isinstance(obj, FlagForm):
+        out[path] = obj.value
+    elif isinstance(obj, bool):
+        out[path] = obj
+    elif isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            if name not in ("set", "add"):  # event targets, not settings
+                _flags(getattr(obj, name), f"{path}.{name}" if path else name, out)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _flags(v, f"{path}.{k}", out)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _flags(v, f"{path}.{i}", out)
+
+
 @dataclass
 class LoadedScenario:
     """A validated scenario ready to run."""
@@ -340,6 +361,19 @@ class LoadedScenario:
     sources: dict[str, str]
     uncertain: list[tuple[str, Any]] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
+    flags: dict[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # The numeric parameters as one flat vector (path -> column): fixed values in `base`,
+        # the uncertain ones drawn per run by `draw`.
+        self.paths: list[str] = list(self.bounds)
+        self.column = {p: i for i, p in enumerate(self.paths)}
+        nominal = {p: d.nominal() for p, d in self.uncertain}
+        self.base = np.array([nominal.get(p, get_path(self.tree, p)) if p in nominal
+                              else float(get_path(self.tree, p)) for p in self.paths], float)
+        self.uncertain_columns = np.array([self.column[p] for p, _ in self.uncertain], int)
+        self.uncertain_keys = np.array([rng.name_key(p) for p, _ in self.uncertain], np.uint64)
+        self.public = dict(zip(self.paths, self.base.tolist(), strict=True))
 
     @property
     def name(self) -> str:
@@ -358,14 +392,69 @@ class LoadedScenario:
             h.update(name.encode() + b"\0" + self.texts[name].encode() + b"\0")
         return h.hexdigest()
 
-    def sample(self, rng: np.random.Generator) -> tuple[dict, dict[str, float]]:
-        """Draw every uncertain parameter once; return the concrete tree and the draws."""
-        tree, drawn = self.tree, {}
-        for path, dist in self.uncertain:
-            value = dist.sample(rng)
+    def draw(self, seeds) -> np.ndarray:
+        """The uncertain parameters of the runs with these run seeds: one row per run, one
+        column per uncertain parameter (in `uncertain` order). Each value is its
+        distribution's inverse CDF at a counter-based uniform number of the run seed and the
+        parameter's path, so it depends on nothing else; distributions of one form are
+        evaluated together, element by element."""
+        seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+        u = rng.uniforms(seeds, rng.PARAM, self.uncertain_keys)
+        out = np.empty_like(u)
+        for cols, quantile in self._quantile_groups():
+            out[:, cols] = quantile(u[:, cols])
+        return out
+
+    def _quantile_groups(self):
+        """Columns of the uniform and triangular parameters (the bulk), each form evaluated
+        as one array operation; every other distribution on its own."""
+        if getattr(self, "_groups", None) is None:
+            groups = []
+            uni = [(k, d) for k, (_, d) in enumerate(self.uncertain) if type(d).__name__ ==
+                   "Uniform"]
+            tri = [(k, d) for k, (_, d) in enumerate(self.uncertain) if type(d).__name__ ==
+                   "Triangular"]
+            if uni:
+                lo = np.array([d.uniform[0] for _, d in uni])
+                hi = np.array([d.uniform[1] for _, d in uni])
+                groups.append(([k for k, _ in uni], lambda u, lo=lo, hi=hi: lo + u * (hi - lo)))
+            if tri:
+                a, m, b = (np.array([d.triangular[i] for _, d in tri]) for i in range(3))
+                groups.append(([k for k, _ in tri], lambda u, a=a, m=m, b=b: _triangular(
+                    u, a, m, b)))
+            cho = [(k, d) for k, (_, d) in enumerate(self.uncertain) if type(d).__name__ ==
+                   "Choice"]
+            if cho:
+                width = max(len(d.choice) for _, d in cho)
+                cum = np.full((len(cho), width), np.inf)
+                val = np.zeros((len(cho), width))
+                for j, (_, d) in enumerate(cho):
+                    c, v = d.cumulative()
+                    cum[j, :len(c)], val[j, :len(v)] = c, v
+                last = np.array([len(d.choice) - 1 for _, d in cho])
+                groups.append(([k for k, _ in cho], lambda u, cum=cum, val=val, last=last:
+                               _choice(u, cum, val, last)))
+            done = {k for k, _ in (*uni, *tri, *cho)}
+            for k, (_, d) in enumerate(self.uncertain):
+                if k not in done:
+                    groups.append(([k], d.quantile))
+            self._groups = groups
+        return self._groups
+
+    def params(self, seed: int, fixed: dict | None = None) -> tuple[dict, dict]:
+        """One run's parameters as a flat mapping (numeric paths and true/false flags), and the
+        drawn values of its uncertain parameters; `fixed` (path -> value) replaces values
+        after the draw, so it shifts no other draw."""
+        values = self.base.copy()
+        drawn_values = self.draw([seed])[0]
+        values[self.uncertain_columns] = drawn_values
+        out = dict(zip(self.paths, values.tolist(), strict=True))
+        drawn = dict(zip((p for p, _ in self.uncertain), drawn_values.tolist(), strict=True))
+        for path, value in (fixed or {}).items():
+            out[path] = value
             drawn[path] = value
-            tree = set_path(tree, path, value)
-        return tree, drawn
+        out.update(self.flags)
+        return out, drawn
 
     def nominal(self) -> dict:
         """The tree with every distribution replaced by its central value."""
@@ -375,19 +464,54 @@ class LoadedScenario:
         return tree
 
 
+def _triangular(u, a, m, b):
+    """The triangular inverse CDF of `Triangular.quantile`, for arrays of parameters."""
+    cut = (m - a) / (b - a)
+    low = a + np.sqrt(u * (b - a) * (m - a))
+    high = b - np.sqrt((1.0 - u) * (b - a) * (b - m))
+    return np.where(u < cut, low, high)
+
+
+def _choice(u, cum, val, last):
+    """`Choice.quantile` for a group of choices at once: the number of cumulative weights at or
+    below u (numpy's searchsorted, side="right"), capped at the last value."""
+    idx = np.minimum((u[:, :, None] >= cum[None, :, :]).sum(axis=2), last)
+    return np.take_along_axis(val[None, :, :].repeat(len(u), 0), idx[:, :, None], 2)[:, :, 0]
+
+
 def from_mapping(data: dict, file: str = "<scenario>", texts: dict | None = None) -> LoadedScenario:
     """Validate an already-read scenario mapping (used by tests, overrides and the explorer)."""
     scenario = validate_mapping(copy.deepcopy(data), file)
+    _expand_others(scenario, file)
     bounds: dict[str, InRange] = {}
     sources: dict[str, str] = {}
     tree = _tree(scenario, Scenario, "", bounds, sources)
     uncertain = [(p, get_path(tree, p)) for p in bounds if is_distribution(get_path(tree, p))]
+    flags: dict[str, bool] = {}
+    _flags(scenario, "", flags)
     loaded = LoadedScenario(
         path=file, scenario=scenario, raw=data, texts=texts or {}, tree=tree,
-        bounds=bounds, sources=sources, uncertain=uncertain,
+        bounds=bounds, sources=sources, uncertain=uncertain, flags=flags,
     )
     _check_events(loaded, file)
     return loaded
+
+
+def _expand_others(scenario: Scenario, file: str) -> None:
+    """Turn the `others` template into countries '<name> 1' ... '<name> N' (each then has its
+    own parameters, drawn independently)."""
+    others = scenario.others
+    if others is None:
+        return
+    problems = []
+    for i in range(1, others.count + 1):
+        name = f"{others.name} {i}"
+        if name in scenario.countries:
+            problems.append((file, f"countries.{name}", f"clashes with the unnamed candidate "
+                             f"'{name}' of `others`; rename one of them"))
+        scenario.countries[name] = others.country
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _check_events(loaded: LoadedScenario, file: str) -> None:
@@ -399,7 +523,7 @@ def _check_events(loaded: LoadedScenario, file: str) -> None:
                 if path not in loaded.bounds:
                     close = difflib.get_close_matches(path, list(loaded.bounds), n=1, cutoff=0.7)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    if _is_bool_path(loaded.tree, path) and kind == "set":
+                    if path in loaded.flags and kind == "set":
                         if not isinstance(value, bool):
                             problems.append((file, key, "this switch takes true or false"))
                         continue
@@ -417,13 +541,6 @@ def _check_events(loaded: LoadedScenario, file: str) -> None:
                              f"round {ev.round} is after the deadline (round {last})"))
     if problems:
         raise ScenarioError(problems)
-
-
-def _is_bool_path(tree, path) -> bool:
-    try:
-        return isinstance(get_path(tree, path), bool)
-    except (KeyError, IndexError, ValueError, TypeError):
-        return False
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -13,9 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .quantity import NonNeg, Prob, Quantity, Stance
+from ..vocabulary import ROLES
+from .quantity import AtLeastOne, Flag, NonNeg, Positive, Prob, Quantity, Rounds, Stance
 
-COUNTRY_NAME = re.compile(r"^[A-Z][A-Za-z' -]*$")
+COUNTRY_NAME = re.compile(r"^[A-Z][A-Za-z0-9' -]*$")
 
 
 class Strict(BaseModel):
@@ -43,12 +44,16 @@ class Task(Strict):
     alignment: Prob = Field(
         description="How much the task makes the force look aligned with Israel or the West."
     )
+    softer: str | None = Field(
+        None, description="A softer task the convener may put in this task's place (e.g. "
+        "monitoring the decommissioning of weapons instead of forcible disarmament)."
+    )
 
 
 class Environment(Strict):
     """The state of the world outside the negotiating table."""
 
-    un_authorised: bool = Field(description="Security Council backing for the force.")
+    un_authorised: Flag = Field(description="Security Council backing for the force.")
     ceasefire: Prob = Field(description="1 = hostilities have stopped completely, 0 = open war.")
     armed_group_acceptance: Prob = Field(
         description="How far the armed group in Gaza (Hamas) accepts the force (0-1)."
@@ -56,19 +61,35 @@ class Environment(Strict):
     alignment: Prob = Field(
         description="Perceived alignment of the force with Israel/the West before its tasks."
     )
+    us_led: Prob = Field(
+        0, description="1 if the force is under US command, 0 if not (a choice between the two "
+        "expresses not knowing); 0.5 or more counts as US-led."
+    )
 
 
 class Weights(Strict):
-    """Weights of the contributors' shared utility function (see docs/ODD.md, 'pledge')."""
+    """Parameters shared by every contributor's decision (docs/ODD.md, R3 and R4)."""
 
     solidarity: NonNeg = Field(description="Weight of solidarity with Palestinians.")
     standing: NonNeg = Field(description="Weight of standing in the Muslim world.")
     us_ties: NonNeg = Field(description="Weight of ties to the US.")
     regional_threat: NonNeg = Field(description="Weight of the regional threat.")
     mandate_fit: NonNeg = Field(description="Weight of the mean stance on the mandate's tasks.")
-    spillover: NonNeg = Field(description="Weight of others' pledged share of the target.")
-    decision_noise: NonNeg = Field(description="Std. dev. of the per-round decision noise.")
+    spillover: NonNeg = Field(description="Weight of others' committed share of the target.")
+    decision_noise: NonNeg = Field(
+        description="Half-width of the symmetric triangular round-to-round decision noise.")
     red_line: Stance = Field(description="A task with a stance at or below this is a red line.")
+    full_pledge: Positive = Field(
+        description="Utility at which a state pledges its whole capacity (less: a share).")
+    min_contingent: NonNeg = Field(
+        description="Smallest troop contingent worth sending (persons).")
+    audience_cost: NonNeg = Field(
+        description="Utility a government loses by withdrawing a public pledge.")
+    revision_step: Prob = Field(
+        description="Share of its capacity by which a state's wish must differ from its pledge "
+        "before it tops up or shrinks it.")
+    support_exposure: Prob = Field(
+        description="Risk to a non-combat contingent relative to a combat one.")
 
 
 class Capacity(Strict):
@@ -89,6 +110,7 @@ class Conditions(Strict):
     """Conditions a contributor sets for joining; all must hold (assurance thresholds)."""
 
     un_mandate: bool = Field(False, description="Only with Security Council backing.")
+    us_led: bool = Field(False, description="Only in a force under US command.")
     min_clarity: Prob = Field(0, description="Minimum clarity of the mandate (0-1).")
     min_partners: NonNeg = Field(0, description="Minimum number of other committed contributors.")
     min_troops_committed: NonNeg = Field(0, description="Minimum troops committed by others.")
@@ -96,6 +118,9 @@ class Conditions(Strict):
         default_factory=list, description="Named states that must be committed first."
     )
     min_ceasefire: Prob = Field(0, description="Minimum ceasefire level (1 = complete).")
+    min_acceptance: Prob = Field(
+        0, description="Minimum acceptance of the force by the armed group (e.g. 'not while "
+        "Hamas refuses to disarm').")
 
 
 class RatifyingBody(Strict):
@@ -116,7 +141,10 @@ class Domestic(Strict):
     ratification: list[RatifyingBody] = Field(
         min_length=1, description="The bodies that must all approve a pledge."
     )
-    delay_rounds: int = Field(0, ge=0, le=52, description="Rounds between pledge and vote.")
+    delay_rounds: Rounds = Field(0, description="Rounds between pledge and vote.")
+    min_ratification: Prob = Field(
+        0, description="Chance of ratification the government needs before it pledges: its "
+        "win-set (Putnam). Below it, it declines and names the task it needs removed.")
     on_failure: Literal["withdraw", "shrink"] = Field(
         "withdraw", description="What a failed ratification does to the pledge."
     )
@@ -127,58 +155,93 @@ class Country(Strict):
     role: Literal["contributor", "influencer"] = Field(
         "contributor", description="An influencer is consulted but sends nothing."
     )
-    relations_with_israel: bool = Field(False, description="Diplomatic relations with Israel.")
+    relations_with_israel: Flag = Field(False, description="Diplomatic relations with Israel.")
     capacity: Capacity = Field(default_factory=Capacity)
-    willingness: Stance = Field(0, description="Baseline willingness, the utility's intercept.")
+    willingness: Stance = Field(
+        0, description="The state's disposition, the utility's intercept (drawn once per run).")
     motives: Motives = Field(default_factory=Motives)
     casualty_aversion: Prob = Field(0.5, description="Weight of the mandate's risk (0-1).")
     stances: dict[str, Stance] = Field(
         default_factory=dict, description="Stance on each mandate task, -1 to +1."
     )
+    roles: list[Literal[ROLES]] = Field(
+        default_factory=lambda: list(ROLES), min_length=1,
+        description="Roles the state accepts for its troops, preferred first: combat, "
+        "non_combat.")
     consults: list[str] = Field(default_factory=list, description="Consultation partners.")
     consult_weight: Prob = Field(0.2, description="Per-round pull toward partners' stances.")
     conditions: Conditions = Field(default_factory=Conditions)
     domestic: Domestic | None = None
 
 
+class Others(Strict):
+    """Candidate states the sources do not name, each described by one template."""
+
+    count: int = Field(ge=0, le=100, description="How many unnamed candidate states.")
+    name: str = Field("Other", description="They are named '<name> 1', '<name> 2', ...")
+    source: str | None = Field(None, description="Why there are this many.")
+    country: Country = Field(description="The template every unnamed candidate follows.")
+
+
 class Convener(Strict):
-    """The agenda setter (US / Board of Peace): sends no troops."""
+    """The agenda setter (US / Board of Peace): recruits, bargains, presses; sends no troops."""
 
     name: str = "United States"
     target_troops: NonNeg = Field(description="Troops needed for the force to form.")
-    min_contributors: int = Field(2, ge=1, description="Minimum number of contributing states.")
-    invite: list[str] = Field(description="States invited in round 1.")
-    reserve: list[str] = Field(default_factory=list, description="States invited later.")
-    reserve_after: int = Field(4, ge=1, description="Short rounds before reserves are invited.")
+    first_phase: Prob = Field(
+        1, description="Share of the target that must be approved before the first contingents "
+        "enter (1: the whole force first).")
+    deploy_rounds: Rounds = Field(1, description="Rounds from approval to entry.")
+    min_contributors: AtLeastOne = Field(2, description="Troop-contributing states needed.")
     clarity: Prob = Field(description="Clarity of the mandate at the start (0-1).")
-    clarity_step: Prob = Field(description="Clarity gained per round as questions are answered.")
-    pressure: Prob = Field(description="Initial pressure on Israel (0-1).")
-    pressure_step: Prob = Field(description="Pressure added after a round with a rejection.")
-    max_pressure: Prob = Field(description="Ceiling of the pressure on Israel.")
+    clarity_step: Prob = Field(description="Clarity gained per round the mandate stands.")
+    clarity_loss: Prob = Field(0, description="Clarity lost when the mandate changes.")
+    pressure: Prob = Field(0, description="Pressure on Israel at the start (0-1).")
+    pressure_step: Prob = Field(description="Most the pressure moves in one round.")
+    max_pressure: Prob = Field(description="The most pressure the convener will apply.")
+    leverage: NonNeg = Field(
+        description="Pressure the convener can spend over the run (sum of pressure per round).")
     incentive_step: Prob = Field(description="Incentive added per round the force is short.")
     max_incentive: Prob = Field(description="Ceiling of the incentive.")
     core_tasks: list[str] = Field(default_factory=list, description="Tasks never conceded.")
-    concession_prob: Prob = Field(description="Chance per round of dropping a contested task.")
+    resolve: NonNeg = Field(
+        description="Share of the target that objections to a task must have held back, summed "
+        "over rounds, before the convener concedes it.")
+    israel_deference: NonNeg = Field(
+        description="How much Israel's loss of satisfaction weighs against a concession.")
+    misjudgement: Prob = Field(
+        0, description="Largest error in the convener's reading of Israel's view of a state or "
+        "of a softened task (an error on [-misjudgement, +misjudgement] drawn per run).")
+    wave_after: AtLeastOne = Field(
+        3, description="Rounds the force is short before the next wave of invitations.")
+
+
+class Demand(Strict):
+    weight: NonNeg = Field(description="Weight of the demand in Israel's satisfaction.")
+    softer_credit: Prob = Field(
+        0, description="Share of the demand a softer form of the task satisfies.")
 
 
 class Israel(Strict):
-    """The veto player over participants and, through its demands, over the mandate."""
+    """The veto player over contingents and, through its demands, over the mandate."""
 
-    threshold: Prob = Field(description="Threat score above which a contingent is rejected.")
-    pressure_effect: Prob = Field(description="Threshold raised per unit of convener pressure.")
+    tolerance: Prob = Field(description="Threat score Israel tolerates in a contingent.")
+    pressure_effect: NonNeg = Field(description="Tolerance gained per unit of convener pressure.")
     threat: dict[str, Prob] = Field(default_factory=dict, description="Threat score per state.")
     default_threat: Prob = Field(0.3, description="Threat score of a state not listed.")
     no_relations_penalty: Prob = Field(0, description="Added for states without relations.")
-    reject_without_relations: bool = Field(
-        False, description="Reject every state without diplomatic relations, whatever the pressure."
+    reject_without_relations: Flag = Field(
+        False, description="Veto every state without diplomatic relations, whatever the pressure."
     )
-    required_tasks: list[str] = Field(default_factory=list, description="Tasks Israel demands.")
-    missing_task_penalty: Prob = Field(
-        0, description="Threshold lowered while a required task is missing from the mandate."
-    )
-    mandate_pressure_threshold: Prob = Field(
-        description="Pressure at which Israel accepts a mandate missing a required task."
-    )
+    demands: dict[str, Demand] = Field(default_factory=dict,
+                                       description="Tasks Israel demands in the mandate.")
+    unmet_demand_penalty: Prob = Field(
+        0, description="Tolerance lost when no demand is met (in proportion to what is unmet).")
+    mandate_pressure_effect: NonNeg = Field(
+        description="Satisfaction one unit of pressure makes up when Israel weighs the mandate.")
+    restricted_discount: Prob = Field(
+        0, description="Threat discount for a non-combat contingent kept out of the areas "
+        "Israel controls (an approval with conditions).")
 
 
 class Event(Strict):
@@ -219,6 +282,8 @@ class Scenario(Strict):
     convener: Convener
     israel: Israel
     countries: dict[str, Country] = Field(min_length=1)
+    others: Others | None = Field(None, description="Unnamed candidate states (expanded into "
+                                  "countries when the scenario is loaded).")
     events: list[Event] = Field(default_factory=list)
     notes: dict[str, str] = Field(default_factory=dict, description="Free-text sources and notes.")
 
@@ -239,23 +304,36 @@ class Scenario(Strict):
                      "and holds only letters, spaces, hyphens and apostrophes")
                 )
         check(self.mandate, tasks, ("mandate",), "task")
-        check(self.convener.invite, countries, ("convener", "invite"), "country")
-        check(self.convener.reserve, countries, ("convener", "reserve"), "country")
         check(self.convener.core_tasks, tasks, ("convener", "core_tasks"), "task")
-        check(self.israel.required_tasks, tasks, ("israel", "required_tasks"), "task")
+        for key in self.israel.demands:
+            if key not in tasks:
+                problems.append((("israel", "demands", key), _unknown("task", key, tasks)))
         for key in self.israel.threat:
             if key not in countries:
                 problems.append((("israel", "threat", key), _unknown("country", key, countries)))
-        for listed, loc in ((self.convener.invite, "invite"), (self.convener.reserve, "reserve"),
-                            (self.mandate, None)):
-            seen = set()
-            for i, name in enumerate(listed):
-                if name in seen:
-                    where = ("convener", loc, i) if loc else ("mandate", i)
-                    problems.append((where, f"'{name}' is listed twice"))
-                seen.add(name)
-        for name in set(self.convener.invite) & set(self.convener.reserve):
-            problems.append((("convener", "reserve"), f"'{name}' is both invited and in reserve"))
+        seen = set()
+        for i, name in enumerate(self.mandate):
+            if name in seen:
+                problems.append((("mandate", i), f"'{name}' is listed twice"))
+            seen.add(name)
+        softer_of = {}
+        for tname, task in self.tasks.items():
+            if task.softer is None:
+                continue
+            if task.softer not in tasks:
+                problems.append((("tasks", tname, "softer"), _unknown("task", task.softer, tasks)))
+            elif task.softer == tname:
+                problems.append((("tasks", tname, "softer"), "a task cannot be its own softer "
+                                 "form"))
+            elif task.softer in softer_of:
+                problems.append((("tasks", tname, "softer"), f"'{task.softer}' is already the "
+                                 f"softer form of '{softer_of[task.softer]}'"))
+            else:
+                softer_of[task.softer] = tname
+        for tname in self.mandate:
+            if tname in softer_of and softer_of[tname] in self.mandate:
+                problems.append((("mandate",), f"'{tname}' and '{softer_of[tname]}' are two forms "
+                                 "of one task; the mandate holds one of them"))
         for cname, c in self.countries.items():
             base = ("countries", cname)
             check(c.consults, countries, (*base, "consults"), "country")
@@ -271,11 +349,6 @@ class Scenario(Strict):
             if c.domestic:
                 check(c.domestic.rejected_tasks, tasks, (*base, "domestic", "rejected_tasks"),
                       "task")
-            if c.role == "influencer":
-                for lst in ("invite", "reserve"):
-                    if cname in getattr(self.convener, lst):
-                        problems.append((("convener", lst), f"'{cname}' is an influencer and "
-                                         "sends nothing; it cannot be invited"))
         for i, d in enumerate(self.calendar.milestones):
             if d < self.calendar.start:
                 problems.append((("calendar", "milestones", i), f"{d} is before the start date"))

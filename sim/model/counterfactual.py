@@ -1,0 +1,40 @@
+"""Why a run failed, counterfactually: replay it with the same random draws and one blocker
+lifted at a time, and see which single change would have formed the force (docs/ODD.md, R13).
+"""
+
+from __future__ import annotations
+
+from ..vocabulary import COLLAPSE, FORMED
+
+
+def blockers(model) -> list[str]:
+    """The lifts worth trying for a failed run, from what blocked it: every state Israel vetoed
+    at some point (`veto:<state>`), every state whose domestic politics blocked it at some
+    point (a failed vote, or a decline because the mandate lay outside its win-set or held a
+    task its audience rejects: `domestic:<state>`), every task some state declined over or
+    Israel demanded while refusing the mandate (`task:<task>`), and the target (`target`)."""
+    out = []
+    tasks: set[str] = set()
+    for c in model.contributors:
+        if c.ever_vetoed:
+            out.append(f"veto:{c.name}")
+        if c.ever_blocked or c.ever_winset:
+            out.append(f"domestic:{c.name}")
+        tasks |= c.ever_objected
+    if model.israel.ever_refused:
+        tasks |= set(model.israel.demands)
+    out += [f"task:{t}" for t in model.task_names if t in tasks]
+    out.append("target")
+    return out
+
+
+def lifts_that_form(loaded, seed: int, record: dict, model, *, fixed=None) -> tuple[list, list]:
+    """For a failed run (not a collapse): every blocker tried, and those whose lifting alone,
+    on the same seed and parameters, forms the force."""
+    from .run import replay
+
+    if record["reason"] in (FORMED, COLLAPSE):
+        return [], []
+    tried = blockers(model)
+    formed = [lift for lift in tried if replay(loaded, seed, fixed=fixed, lifts=(lift,))]
+    return tried, formed
