@@ -102,11 +102,19 @@ COUNTRY_GROUP_LABELS = {"in_force": "in the force", VETOED: "vetoed by Israel",
 # ------------------------------------------------------------------ milestones of the force
 #: (name, label): the round each is first reached is in the outcome record as `<name>_round`
 MILESTONES = (
-    ("first_phase", "first phase approved (the first contingents may enter)"),
-    ("formed", "force formed: approved troops reach the target under an accepted mandate"),
-    ("entry", "first troops enter Gaza"),
-    ("full_strength", "troops in Gaza reach the target"),
+    ("first_phase", "first phase approved"),
+    ("formed", "force formed"),
+    ("entry", "first troops in Gaza"),
+    ("full_strength", "full strength in Gaza"),
 )
+MILESTONE_MEANINGS = {
+    "first_phase": "approved troops reach the first phase of the target (the whole target "
+                   "unless the scenario phases the force) under a mandate Israel accepts: the "
+                   "first contingents may enter",
+    "formed": "approved troops reach the target under a mandate Israel accepts",
+    "entry": "the first contingent enters Gaza",
+    "full_strength": "troops in Gaza reach the target",
+}
 
 # ------------------------------------------------------------------ counterfactual lifts
 #: kinds of blocker a counterfactual replay lifts, one at a time: `<kind>:<name>` or `target`

@@ -6,13 +6,20 @@ import copy
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-from sim.model import NegotiationModel, own_containers
+from sim.model import NegotiationModel
 from sim.scenario import deep_merge, from_mapping, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.register_profile("slow", max_examples=2000, deadline=None)
+settings.load_profile("ci")
+
+#: Two eager, unconditioned states of 600 troops each, a target of 1,000, no noise, no
+#: pressure, no domestic politics: the force forms in round 1 unless a test changes something.
 SMALL_WORLD = {
     "name": "small",
     "calendar": {"start": "2026-01-01", "round_days": 14, "rounds": 10},
@@ -20,17 +27,20 @@ SMALL_WORLD = {
                     "alignment": 0.0},
     "tasks": {
         "patrol": {"label": "patrol", "risk": 0.0, "alignment": 0.0},
-        "disarm": {"label": "disarm", "risk": 0.5, "alignment": 0.5},
+        "disarm": {"label": "disarm", "risk": 0.5, "alignment": 0.5, "softer": "monitor"},
+        "monitor": {"label": "monitor", "risk": 0.1, "alignment": 0.1},
     },
     "mandate": ["patrol", "disarm"],
     "weights": {"solidarity": 0, "standing": 0, "us_ties": 0, "regional_threat": 0,
-                "mandate_fit": 0, "spillover": 0, "decision_noise": 0, "red_line": -0.6},
-    "convener": {"target_troops": 1000, "min_contributors": 1, "invite": ["Alpha", "Beta"],
+                "mandate_fit": 0, "spillover": 0, "decision_noise": 0, "red_line": -0.6,
+                "full_pledge": 0.5, "min_contingent": 0, "audience_cost": 0,
+                "revision_step": 0.1, "support_exposure": 0.5},
+    "convener": {"target_troops": 1000, "min_contributors": 1, "deploy_rounds": 0,
                  "clarity": 1.0, "clarity_step": 0, "pressure": 0, "pressure_step": 0,
-                 "max_pressure": 0, "incentive_step": 0, "max_incentive": 0,
-                 "concession_prob": 0},
-    "israel": {"threshold": 0.5, "pressure_effect": 0.5, "default_threat": 0.0,
-               "mandate_pressure_threshold": 1.0},
+                 "max_pressure": 0, "leverage": 0, "incentive_step": 0, "max_incentive": 0,
+                 "resolve": 1.0, "israel_deference": 0, "wave_after": 2},
+    "israel": {"tolerance": 0.5, "pressure_effect": 0.5, "default_threat": 0.0,
+               "mandate_pressure_effect": 1.0},
     "countries": {
         "Alpha": {"relations_with_israel": True, "capacity": {"troops": 600},
                   "willingness": 0.5, "casualty_aversion": 0},
@@ -45,15 +55,20 @@ def world(changes: dict | None = None) -> dict:
     return deep_merge(copy.deepcopy(SMALL_WORLD), changes or {})
 
 
-def model_of(changes: dict | None = None, seed: int = 0, trace: bool = True):
-    """A model of the small world (nominal values), not yet stepped."""
-    loaded = from_mapping(world(changes), "small.yaml")
-    tree = own_containers(loaded.nominal(), loaded.event_paths)
-    return NegotiationModel(tree, seed=seed, trace=trace, bounds=loaded.bounds)
+def loaded_of(changes: dict | None = None):
+    return from_mapping(world(changes), "small.yaml")
 
 
-def texts(model) -> list[str]:
-    return [f"{e['actor']}: {e['text']}" for e in model.events_log]
+def model_of(changes: dict | None = None, seed: int = 0, trace: bool = True, **kw):
+    """A model of the small world, not yet stepped."""
+    return NegotiationModel(loaded_of(changes), seed, trace=trace, **kw)
+
+
+def notes(model, kind: str | None = None, actor: str | None = None, **match) -> list[dict]:
+    """The structured events of a model, filtered by kind, actor and data values."""
+    return [e for e in model.journal if (kind is None or e["kind"] == kind)
+            and (actor is None or e["actor"] == actor)
+            and all(e.get(k) == v for k, v in match.items())]
 
 
 @pytest.fixture(scope="session")

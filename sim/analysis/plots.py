@@ -104,13 +104,13 @@ def force_size(s: dict, troops: np.ndarray):
     return fig
 
 
-def _curve_xy(s: dict):
+def _curve_xy(s: dict, curve: list | None = None):
     start = dt.date.fromisoformat(s["start"])
     end = dt.date.fromisoformat(s["deadline"])
     from .summary import wilson  # noqa: PLC0415
 
     xs, p, lo, hi = [start], [0.0], [0.0], [wilson(0, s["runs"])[1]]
-    for c in s["formation_curve"]:
+    for c in s["formation_curve"] if curve is None else curve:
         xs.append(dt.date.fromisoformat(c["date"]))
         p.append(c["probability"])
         lo.append(c["ci_low"])
@@ -139,6 +139,57 @@ def formation_over_time(s: dict, ax=None, colour="#0072B2", label=None):
         fig.tight_layout()
         return fig
     return None
+
+
+#: how each milestone is drawn over time
+MILESTONE_STYLE = {"first_phase": ("#56B4E9", ":"), "formed": ("#0072B2", "-"),
+                   "entry": ("#E69F00", "--"), "full_strength": ("#009E73", "-.")}
+
+
+def milestones_over_time(s: dict):
+    """The four milestones of the force over time: first phase approved, formed, first troops
+    in Gaza, full strength (a curve is left out when it coincides with the formed curve)."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
+    formed = s["milestones"]["formed"]["curve"]
+    for name, m in s["milestones"].items():
+        if name == "first_phase" and m["curve"] == formed:
+            continue  # an unphased force: the first phase is the whole force
+        colour, style = MILESTONE_STYLE[name]
+        xs, p, lo, hi = _curve_xy(s, m["curve"])
+        ax.fill_between(xs, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
+        ax.step(xs, p, where="post", color=colour, linestyle=style, linewidth=2,
+                label=f"{m['label']} ({m['probability']:.0%})")
+    deadline = dt.date.fromisoformat(s["deadline"])
+    ax.axvline(deadline, color="#333333", linewidth=1)
+    ax.text(deadline, 0.98, "deadline ", fontsize=8, va="top", ha="right", color="#333333")
+    ax.set_title(f"Milestones of the force, by date: {s['scenario']} ({s['runs']:,} runs)")
+    _time_axes(ax)
+    ax.set_ylabel("share of runs (band: 95% interval)")
+    ax.legend(loc="upper left", frameon=False, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def counterfactuals(s: dict):
+    """For the failed runs: the share each single lifted blocker would have turned into a
+    force, with its 95% interval."""
+    from .summary import lift_label  # noqa: PLC0415
+
+    cf = s["counterfactuals"]
+    rows = [x for x in cf["lifts"] if x["runs"] > 0][:10] or cf["lifts"][:10]
+    fig, ax = plt.subplots(figsize=(8.5, 0.45 * max(1, len(rows)) + 1.8))
+    if not rows:
+        ax.text(0.5, 0.5, "No failed run to replay", ha="center", va="center",
+                transform=ax.transAxes, fontsize=12)
+        ax.set_axis_off()
+    else:
+        _bar_ci(ax, [lift_label(x["lift"]) for x in rows], rows, ["#0072B2"] * len(rows))
+        ax.set_xlim(0, min(1, max(x["ci_high"] for x in rows) * 1.2 + 0.05))
+        ax.set_xlabel(f"share of the {cf['failed_runs']:,} failed runs that the same run, with "
+                      "this one change, turns into a force")
+    ax.set_title(f"What would have formed the force: {s['scenario']}")
+    fig.tight_layout()
+    return fig
 
 
 def _time_axes(ax):
@@ -177,8 +228,8 @@ def save(fig, folder: Path, name: str) -> list[Path]:
     return [png, svg]
 
 
-PLOTS = ("outcome_breakdown", "country_status", "formation_over_time", "force_size",
-         "top_compositions")
+PLOTS = ("outcome_breakdown", "country_status", "formation_over_time", "milestones_over_time",
+         "counterfactuals", "force_size", "top_compositions")
 
 
 def write_all(s: dict, troops: np.ndarray, folder: Path) -> list[Path]:
@@ -187,6 +238,8 @@ def write_all(s: dict, troops: np.ndarray, folder: Path) -> list[Path]:
         "outcome_breakdown": outcome_breakdown(s),
         "country_status": country_status(s),
         "formation_over_time": formation_over_time(s),
+        "milestones_over_time": milestones_over_time(s),
+        "counterfactuals": counterfactuals(s),
         "force_size": force_size(s, troops),
         "top_compositions": top_compositions(s),
     }

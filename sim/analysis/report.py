@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ..vocabulary import COUNTRY_GROUPS, REASON_LABELS
+from ..vocabulary import COUNTRY_GROUP_LABELS, COUNTRY_GROUPS, MILESTONE_MEANINGS, REASON_LABELS
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;max-width:1100px;
@@ -77,21 +77,52 @@ def experiment_report(folder: Path, s: dict, meta: dict) -> Path:
                      f"those runs, by {esc(q.get('50%'))} in half, by {esc(q.get('90%'))} in "
                      "90%.</p>")
     parts.append(svg(folder / "formation_over_time.svg"))
+    parts += ["<h2>Commitment, entry and full strength</h2>",
+              "<p class='note'>Four dates of the force: "
+              + "; ".join(f"<b>{esc(m['label'])}</b>: {esc(MILESTONE_MEANINGS[k])}"
+                          for k, m in s["milestones"].items()) + ".</p>",
+              table(["milestone", "by the deadline", "95% interval", "median date when reached",
+                     *[f"by {d}" for d in (x["date"] for x in s["milestones"]["formed"]
+                                           ["by_date"])]],
+                    [[m["label"], pct(m["probability"]), ci(m),
+                      m["quantiles"].get("50%", "") if m["quantiles"] else "",
+                      *[pct(x["probability"]) for x in m["by_date"]]]
+                     for m in s["milestones"].values()]),
+              svg(folder / "milestones_over_time.svg")]
     parts += ["<h2>How the runs ended</h2>",
               "<p class='note'>A failed run is given the reason that kept the most troops "
-              "out: Israel's vetoes, blocks at home, refusals of the mandate (or Israel's "
-              "refusal of a mandate without disarmament: mandate deadlock), unmet conditions, "
-              "pledges still pending at the deadline, or too few willing states.</p>",
+              "out: the talks collapsed; the target exceeded what every invited state could "
+              "send; Israel refused the mandate although enough troops were approved; or the "
+              "status holding the most troops at the deadline (vetoed by Israel, blocked at "
+              "home, declined over the mandate, conditions unmet, still awaiting approval, or "
+              "not willing).</p>",
               table(["outcome", "share of runs", "95% interval"],
                     [[REASON_LABELS.get(r["reason"], r["reason"]), pct(r["probability"]),
                       ci(r)] for r in s["reasons"]]),
-              svg(folder / "outcome_breakdown.svg"),
+              svg(folder / "outcome_breakdown.svg")]
+    cf = s["counterfactuals"]
+    if cf["lifts"]:
+        from .summary import lift_label
+
+        parts += ["<h2>What would have formed the force</h2>",
+                  f"<p class='note'>Each of the {cf['failed_runs']:,} failed runs (collapses "
+                  "aside) was replayed with the same random draws and one blocker lifted at a "
+                  "time: an Israeli veto of one state, one state's domestic politics, one "
+                  "disputed task (off the table: neither proposed nor demanded), or a target "
+                  "25% smaller. The share is of all failed runs.</p>",
+                  table(["lift", "share of failed runs that form", "95% interval",
+                         "runs in which it was tried"],
+                        [[lift_label(x["lift"]), pct(x["probability"]), ci(x),
+                          f"{x['tried']:,}"] for x in cf["lifts"]]),
+                  svg(folder / "counterfactuals.svg")]
+    parts += [
               "<h2>Who takes part</h2>",
-              table(["country", *[g.replace("_", " ") for g in COUNTRY_GROUPS]],
+              table(["country", *[COUNTRY_GROUP_LABELS[g] for g in COUNTRY_GROUPS]],
                     [[c["country"], *[f"{pct(c[g]['probability'])} {ci(c[g])}"
                                       for g in COUNTRY_GROUPS]] for c in s["countries"]]),
-              "<p class='note'>'declined' counts refusals over the mandate and states not "
-              "willing to go.</p>",
+              "<p class='note'>Status at the end of each run. The columns do not add up to "
+              "100%: a state may also be pledged and awaiting approval, invited but undecided, "
+              "or not invited at all (see the plot).</p>",
               svg(folder / "country_status.svg")]
     if s["compositions"]:
         parts += ["<h2>Force composition and size</h2>",

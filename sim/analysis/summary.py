@@ -13,8 +13,9 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from ..model.model import COUNTS
 from ..vocabulary import CONTRIBUTION_TYPES as FORCE_TYPES
-from ..vocabulary import COUNTRY_GROUPS, REASONS
+from ..vocabulary import COUNTRY_GROUP_LABELS, COUNTRY_GROUPS, MILESTONES, REASON_LABELS, REASONS
 from ..vocabulary import STATUSES as FINAL_STATUSES
 
 Z95 = 1.959963984540054
@@ -53,13 +54,14 @@ def prob(k: int, n: int) -> dict:
 class Accumulator:
     """Adds up batches of the runs table into the summary."""
 
-    COLUMNS = ("formed", "reason", "date", "composition", "mandate", "vetoes", "withdrawals",
-               "domestic_blocks", *(f"force_{t}" for t in FORCE_TYPES))
+    COLUMNS = ("formed", "reason", "composition", "mandate", "lifts_tried", "lifts_formed",
+               *(f"{m}_date" for m, _ in MILESTONES), *COUNTS,
+               *(f"force_{t}" for t in FORCE_TYPES))
 
     def __init__(self):
         self.n = 0
         self.formed = 0
-        self.dates: Counter = Counter()
+        self.dates: dict[str, Counter] = {m: Counter() for m, _ in MILESTONES}
         self.reasons: Counter = Counter()
         self.status: dict[str, Counter] = {}
         self.compositions: Counter = Counter()
@@ -67,6 +69,10 @@ class Accumulator:
         self.mandates_formed: Counter = Counter()
         self.force: dict[str, list[np.ndarray]] = {t: [] for t in FORCE_TYPES}
         self.totals: Counter = Counter()
+        self.lifts_tried: Counter = Counter()
+        self.lifts_formed: Counter = Counter()
+        self.failed = 0
+        self.tried_runs = 0
 
     @staticmethod
     def columns(names) -> list[str]:
@@ -77,7 +83,9 @@ class Accumulator:
         formed = df["formed"].to_numpy(dtype=bool)
         self.n += len(df)
         self.formed += int(formed.sum())
-        self.dates.update(df.loc[formed, "date"].astype(str))
+        for m, _ in MILESTONES:
+            col = df[f"{m}_date"]
+            self.dates[m].update(col[col.notna()].astype(str))
         self.reasons.update(df["reason"])
         for col in df.columns:
             if col.startswith("status."):
@@ -87,9 +95,25 @@ class Accumulator:
         self.mandates_formed.update(df.loc[formed, "mandate"])
         for t in FORCE_TYPES:
             self.force[t].append(df.loc[formed, f"force_{t}"].to_numpy(dtype=float))
-        for k in ("vetoes", "withdrawals", "domestic_blocks"):
-            self.totals[k] += int(df[k].sum())
+        for k in COUNTS:
+            if k in df.columns:
+                self.totals[k] += int(df[k].sum())
+        self.failed += int((~formed).sum())
+        if "lifts_tried" in df.columns:
+            for tried, works in zip(df["lifts_tried"], df["lifts_formed"], strict=True):
+                if tried:
+                    self.tried_runs += 1
+                    self.lifts_tried.update(tried.split("+"))
+                    if works:
+                        self.lifts_formed.update(works.split("+"))
         return self
+
+    def _curve(self, dates: Counter, n: int) -> list[dict]:
+        curve, k = [], 0
+        for d in sorted(dates):
+            k += dates[d]
+            curve.append({"date": d, **prob(k, n)})
+        return curve
 
     def result(self, context: dict | None = None) -> dict:
         ctx = context or {}
@@ -98,12 +122,15 @@ class Accumulator:
         formation = [{"label": "formed by the deadline", "date": ctx.get("deadline"),
                       **prob(self.formed, n)}]
         for m in milestones:
-            k = sum(c for d, c in self.dates.items() if d <= m)
+            k = sum(c for d, c in self.dates["formed"].items() if d <= m)
             formation.append({"label": f"formed by {m}", "date": m, **prob(k, n)})
-        curve, k = [], 0
-        for d in sorted(self.dates):
-            k += self.dates[d]
-            curve.append({"date": d, **prob(k, n)})
+        by_milestone = {m: {"label": label, **prob(sum(self.dates[m].values()), n),
+                            "curve": self._curve(self.dates[m], n),
+                            "by_date": [{"date": d, **prob(sum(
+                                c for x, c in self.dates[m].items() if x <= d), n)}
+                                for d in milestones],
+                            "quantiles": _date_quantiles(self.dates[m])}
+                        for m, label in MILESTONES}
         sizes = {t: np.concatenate(v) if v else np.array([]) for t, v in self.force.items()}
         force_size = {
             t: ({f"{int(q * 100)}%": float(np.quantile(v, q)) for q in QUANTILES}
@@ -120,6 +147,10 @@ class Accumulator:
             row["status_shares"] = {s: counts.get(s, 0) / n for s in FINAL_STATUSES
                                     if counts.get(s, 0)}
             countries.append(row)
+        lifts = [{"lift": lift, "tried": self.lifts_tried[lift],
+                  **prob(self.lifts_formed.get(lift, 0), self.failed)}
+                 for lift in sorted(self.lifts_tried, key=lambda x: (
+                     -self.lifts_formed.get(x, 0), -self.lifts_tried[x], x))]
         return {
             "scenario": ctx.get("scenario"),
             "runs": n,
@@ -127,10 +158,13 @@ class Accumulator:
             "start": ctx.get("start"),
             "deadline": ctx.get("deadline"),
             "formation": formation,
-            "formation_curve": curve,
-            "formation_date_quantiles": _date_quantiles(self.dates),
+            "formation_curve": by_milestone["formed"]["curve"],
+            "formation_date_quantiles": by_milestone["formed"]["quantiles"],
+            "milestones": by_milestone,
             "reasons": [{"reason": r, **prob(self.reasons[r], n)} for r in REASONS
                         if self.reasons.get(r)],
+            "counterfactuals": {"failed_runs": self.failed, "replayed_runs": self.tried_runs,
+                                "lifts": lifts},
             "countries": countries,
             "compositions": [{"composition": c, **prob(k, n)}
                              for c, k in _top(self.compositions, 10)],
@@ -195,51 +229,78 @@ def countries_table(s: dict) -> pd.DataFrame:
 def flat_rows(s: dict) -> list[dict]:
     """The summary as one long table (summary.csv): metric, value and interval."""
     rows = []
+
+    def add(metric, x):
+        rows.append({"metric": metric, "value": x["probability"], "ci_low": x["ci_low"],
+                     "ci_high": x["ci_high"], "runs": x["runs"]})
+
     for f in s["formation"]:
-        rows.append({"metric": f["label"], "value": f["probability"], "ci_low": f["ci_low"],
-                     "ci_high": f["ci_high"], "runs": f["runs"]})
+        add(f["label"], f)
+    for name, m in s["milestones"].items():
+        if name != "formed":
+            add(f"{name.replace('_', ' ')} by the deadline", m)
+            for d in m["by_date"]:
+                add(f"{name.replace('_', ' ')} by {d['date']}", d)
     for r in s["reasons"]:
-        rows.append({"metric": f"outcome: {r['reason']}", "value": r["probability"],
-                     "ci_low": r["ci_low"], "ci_high": r["ci_high"], "runs": r["runs"]})
+        add(f"outcome: {r['reason']}", r)
+    for lift in s["counterfactuals"]["lifts"]:
+        add(f"failures formed with {lift['lift']} lifted", lift)
     for c in s["countries"]:
         for g in COUNTRY_GROUPS:
-            x = c[g]
-            rows.append({"metric": f"{c['country']}: {g}", "value": x["probability"],
-                         "ci_low": x["ci_low"], "ci_high": x["ci_high"], "runs": x["runs"]})
+            add(f"{c['country']}: {g}", c[g])
     for comp in s["compositions"]:
-        rows.append({"metric": f"composition: {comp['composition'].replace('+', ', ')}",
-                     "value": comp["probability"], "ci_low": comp["ci_low"],
-                     "ci_high": comp["ci_high"], "runs": comp["runs"]})
+        add(f"composition: {comp['composition'].replace('+', ', ')}", comp)
     for t, q in s["force_size"].items():
         for label, v in q.items():
             rows.append({"metric": f"force size when formed: {t} {label}", "value": v,
                          "ci_low": None, "ci_high": None, "runs": None})
-    for label, d in s["formation_date_quantiles"].items():
-        rows.append({"metric": f"formation date {label}", "value": d, "ci_low": None,
-                     "ci_high": None, "runs": None})
+    for name, m in s["milestones"].items():
+        for label, d in m["quantiles"].items():
+            rows.append({"metric": f"{name.replace('_', ' ')} date {label}", "value": d,
+                         "ci_low": None, "ci_high": None, "runs": None})
     return rows
+
+
+def _runs(k: int) -> str:
+    return f"{k:,} run" + ("" if k == 1 else "s")
 
 
 def render(s: dict) -> str:
     """The key tables as plain text for the terminal."""
-    out = [f"Scenario '{s['scenario']}': {s['runs']:,} runs", ""]
-    out.append("Probability that the force forms (95% Wilson interval)")
+    out = [f"Scenario '{s['scenario']}': {_runs(s['runs'])}", ""]
+    out.append("Probability that the force forms (approved troops reach the target under a "
+               "mandate Israel accepts), 95% Wilson interval")
     for f in s["formation"]:
-        out.append(f"  {f['label']:<28} {f['probability']:6.1%}   "
-                   f"[{f['ci_low']:.1%}, {f['ci_high']:.1%}]   ({f['runs']:,} runs)")
+        label = f"formed by {f['date']}" if f["date"] else f["label"]
+        if f["label"] == "formed by the deadline":
+            label += " (deadline)"
+        out.append(f"  {label:<34} {f['probability']:6.1%}   "
+                   f"[{f['ci_low']:.1%}, {f['ci_high']:.1%}]   ({_runs(f['runs'])})")
     q = s["formation_date_quantiles"]
     if q:
-        out.append("  formation date, 10% / 50% / 90%: " + " / ".join(q.values()))
+        out.append("  formation date, 10% / 50% / 90% of forces: " + " / ".join(q.values()))
+    out += ["", "Milestones by the deadline"]
+    for m in s["milestones"].values():
+        when = f"   median date {m['quantiles']['50%']}" if m["quantiles"] else ""
+        out.append(f"  {m['label']:<34} {m['probability']:6.1%}   [{m['ci_low']:.1%}, "
+                   f"{m['ci_high']:.1%}]{when}")
     out += ["", "Outcome and failure reasons"]
     for r in s["reasons"]:
-        out.append(f"  {r['reason']:<28} {r['probability']:6.1%}   "
-                   f"[{r['ci_low']:.1%}, {r['ci_high']:.1%}]")
+        out.append(f"  {REASON_LABELS.get(r['reason'], r['reason']):<44} "
+                   f"{r['probability']:6.1%}   [{r['ci_low']:.1%}, {r['ci_high']:.1%}]")
+    cf = s["counterfactuals"]
+    if cf["lifts"]:
+        out += ["", f"What would have formed the force: of {_runs(cf['failed_runs'])} that failed, "
+                "the share a single lifted blocker turns into a force (same draws)"]
+        for lift in cf["lifts"][:6]:
+            out.append(f"  {lift_label(lift['lift']):<44} {lift['probability']:6.1%}   "
+                       f"(tried in {_runs(lift['tried'])})")
     out += ["", "Per country (share of runs)"]
-    out.append(f"  {'country':<12} {'deployed':>9} {'vetoed':>9} {'blocked':>9} {'declined':>9}")
+    head = [COUNTRY_GROUP_LABELS[g].split(",")[0] for g in COUNTRY_GROUPS]
+    out.append(f"  {'country':<12} " + " ".join(f"{h:>14}" for h in head))
     for c in s["countries"]:
-        out.append(f"  {c['country']:<12} {c['deployed']['probability']:9.1%} "
-                   f"{c['vetoed']['probability']:9.1%} {c['blocked_at_home']['probability']:9.1%}"
-                   f" {c['declined']['probability']:9.1%}")
+        out.append(f"  {c['country']:<12} " + " ".join(f"{c[g]['probability']:14.1%}"
+                                                      for g in COUNTRY_GROUPS))
     if s["compositions"]:
         out += ["", "Most frequent force compositions (troop and logistics contributors)"]
         for comp in s["compositions"][:5]:
@@ -249,3 +310,11 @@ def render(s: dict) -> str:
         out += ["", f"Force size when formed: troops 5% / 50% / 95%: {t['5%']:,.0f} / "
                 f"{t['50%']:,.0f} / {t['95%']:,.0f}"]
     return "\n".join(out)
+
+
+def lift_label(lift: str) -> str:
+    """A counterfactual lift in words: `veto:Pakistan` -> "no Israeli veto of Pakistan"."""
+    kind, _, name = lift.partition(":")
+    return {"veto": f"no Israeli veto of {name}", "domestic": f"no domestic block in {name}",
+            "task": f"{name.replace('_', ' ')} off the table",
+            "target": "a target 25% smaller"}.get(kind, lift)

@@ -24,12 +24,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..model import simulate
+from ..model import outcome_fields, simulate
 from ..scenario import LoadedScenario, from_mapping
 from .seeds import run_seed
 
 ROW_GROUP = 10_000  # rows per row group of runs.parquet (independent of the chunk size)
-_NULLABLE = {"round": pa.int64(), "date": pa.string()}
 
 
 def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
@@ -75,22 +74,15 @@ def loaded_of(spec: ScenarioSpec) -> LoadedScenario:
     return _CACHE[key]
 
 
+_ARROW = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+
+
 def runs_schema(loaded: LoadedScenario) -> pa.Schema:
-    """The columns of runs.parquet, in order, with fixed types (from one run's record)."""
-    row = run_rows(loaded, 0, [0])[0]
-    fields = []
-    for key, value in row.items():
-        if key in _NULLABLE:
-            t = _NULLABLE[key]
-        elif isinstance(value, bool):
-            t = pa.bool_()
-        elif isinstance(value, int):
-            t = pa.int64()
-        elif isinstance(value, float):
-            t = pa.float64()
-        else:
-            t = pa.string()
-        fields.append(pa.field(key, t))
+    """The columns of runs.parquet, in order, with fixed types (declared by the model)."""
+    fields = [pa.field("run", pa.int64()), pa.field("seed", pa.int64())]
+    fields += [pa.field(f"param.{p}", pa.float64()) for p, _ in loaded.uncertain]
+    fields += [pa.field(name, _ARROW[kind.rstrip("?")]) for name, kind in
+               outcome_fields(loaded)]
     return pa.schema(fields)
 
 

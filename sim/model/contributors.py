@@ -380,8 +380,11 @@ class Contributor(Country):
         share, wish = self.wished_pledge(u + noise)
         step = m.weights["revision_step"]
         cap = self.capacity
-        floor = min(cap["troops"], m.weights["min_contingent"]) if self.pledge["troops"] else 0.0
-        wish["troops"] = max(wish["troops"], floor)
+        if self.pledge["troops"] > 0:  # at least one minimal contingent while it stays
+            wish["troops"] = max(wish["troops"], min(cap["troops"], m.weights["min_contingent"]))
+        for k in CONTRIBUTION_TYPES:  # shrinking to nothing is withdrawing, decided above
+            if wish[k] <= 0 < self.pledge[k]:
+                wish[k] = self.pledge[k]
         changed = [k for k in CONTRIBUTION_TYPES
                    if cap[k] > 0 and abs(wish[k] - self.pledge[k]) >= step * cap[k]]
         if changed:

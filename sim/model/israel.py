@@ -144,11 +144,11 @@ class Israel(mesa.Agent):
             was = c.status
             if r.decision == "veto":
                 self.vetoed_now.append(c.name)
+                m.convener.learn(c)
                 if was != VETOED:
                     m.counts["vetoes"] += 1
                     c.status = VETOED
                     c.ever_vetoed = True
-                    m.convener.learn(c)
                     if m.tracing:
                         m.note("review", self.name, country=c.name, **_data(r))
                 continue

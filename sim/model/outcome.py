@@ -120,7 +120,7 @@ def outcome_record(m) -> dict:
         rec[f"approved_{k}"] = now[k]
     rec["deployed_troops"] = m.deployed_troops()
     rec["contributors"] = len(m.members_at_formation) if formed else 0
-    rec["composition"] = "+".join(m.members_at_formation) if formed else ""
+    rec["composition"] = composition(m) if formed else ""
     rec["target"] = m.target
     rec["invited_capacity"] = invited_capacity(m)
     rec["mandate"] = "+".join(m.mandate)
@@ -143,6 +143,17 @@ def outcome_record(m) -> dict:
         rec[f"committed_round.{name}"] = getattr(c, "committed_round", None)
         rec[f"entry_round.{name}"] = getattr(c, "entry_round", None)
     return rec
+
+
+def composition(m) -> str:
+    """The troop and logistics contributors at formation, named states sorted and the unnamed
+    candidates of `others` counted: e.g. `Indonesia+Pakistan+Other x3`."""
+    others = m.scenario.scenario.others
+    unnamed = set() if others is None else {f"{others.name} {i}"
+                                            for i in range(1, others.count + 1)}
+    named = [n for n in m.members_at_formation if n not in unnamed]
+    k = sum(1 for n in m.members_at_formation if n in unnamed)
+    return "+".join(named + ([f"{others.name} x{k}"] if k else []))
 
 
 def role(c) -> str:
