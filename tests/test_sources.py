@@ -118,3 +118,16 @@ def test_every_assumption_in_the_baseline_is_a_range(baseline):
              if p not in uncertain and src.startswith("ASSUMPTION") and p not in structural]
     assert fixed == []
     assert len(uncertain) > 150
+
+
+def test_model_1_keys_get_a_migration_message(tmp_path, capsys):
+    from sim.cli import main
+
+    old = tmp_path / "old.yaml"
+    old.write_text(f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nname: old\n"
+                   "convener:\n  invite: [Pakistan]\n  concession_prob: 0.1\n"
+                   "israel:\n  threshold: 0.5\n")
+    assert main(["validate", str(old)]) == 2
+    err = capsys.readouterr().err
+    assert "convener.invite: a Model 1 key" in err and "israel.threshold" in err
+    assert "renamed 'tolerance'" in err and "resolve" in err

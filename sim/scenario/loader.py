@@ -251,8 +251,33 @@ def _explain(err: dict, file: str) -> list[tuple[str, str, str]]:
     return [(file, _dotted(shown), msg)]
 
 
+#: keys of Model 1 scenario files that Model 2 replaced (docs/ODD.md, section 8)
+RETIRED = {
+    ("convener", "invite"): "the convener now invites in waves, anticipating Israel's veto "
+                            "(docs/ODD.md R8a); remove it",
+    ("convener", "reserve"): "the convener now invites a second wave itself; remove it",
+    ("convener", "reserve_after"): "renamed 'wave_after' (short rounds before the second wave)",
+    ("convener", "concession_prob"): "concessions now follow memory: use 'resolve' and "
+                                     "'israel_deference' (docs/ODD.md R8b)",
+    ("israel", "threshold"): "renamed 'tolerance'",
+    ("israel", "required_tasks"): "now 'demands: {<task>: {weight: 1, softer_credit: ...}}'",
+    ("israel", "missing_task_penalty"): "renamed 'unmet_demand_penalty'",
+    ("israel", "mandate_pressure_threshold"): "replaced by 'mandate_pressure_effect' (the "
+                                              "satisfaction one unit of pressure makes up)",
+}
+
+
+def _retired_keys(data: dict, file: str) -> None:
+    problems = [(file, ".".join(path), f"a Model 1 key: {why}")
+                for path, why in RETIRED.items()
+                if isinstance(data.get(path[0]), dict) and path[1] in data[path[0]]]
+    if problems:
+        raise ScenarioError(problems)
+
+
 def validate_mapping(data: dict, file: str) -> Scenario:
     """Validate a merged scenario mapping; raise ScenarioError with every problem found."""
+    _retired_keys(data, file)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as e:
