@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     di = sub.add_parser("discover", help="which parameter ranges lead to an outcome (PRIM)")
     di.add_argument("scenario", help="scenario file (YAML)")
     di.add_argument("--outcome", required=True, help="e.g. 'formed and status.Pakistan == "
-                    "\"deployed\"' (pandas query syntax over the columns of runs.parquet)")
+                    "\"deployed\"': columns of runs.parquet, numbers, quoted text, == != < <= > "
+                    ">=, in [...], and, or, not, parentheses (README, \"Security\")")
     di.add_argument("--min-density", type=float, default=0.8, help="share of the box's runs "
                     "that must show the outcome (default 0.8); the widest such box is chosen")
     _batch_options(di, runs_help="runs (default: the scenario's)")
@@ -226,10 +227,11 @@ def cmd_sensitivity(args) -> int:
 def cmd_discover(args) -> int:
     import pandas as pd
 
-    from .analysis.studies import discover
+    from .analysis.studies import check_outcome, discover
     from .analysis.study_report import write_study
 
     loaded = load_scenario(args.scenario, args.overrides)
+    check_outcome(loaded, args.outcome)  # a bad outcome is refused before any run is made
     res = _run_one_scenario(loaded, args)
     study = discover(pd.read_parquet(res.runs_file), args.outcome, min_density=args.min_density)
     folder = write_study(study, loaded, args.out, {"results": str(res.folder)})
