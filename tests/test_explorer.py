@@ -13,7 +13,9 @@ import urllib.request
 
 import pytest
 
+from sim.analysis.summary import newcombe
 from sim.cli import main
+from sim.explorer import files
 from sim.explorer import logic as explorer
 from sim.scenario import load_scenario
 from sim.trace import trace_run
@@ -29,53 +31,171 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 # ----------------------------------------------------------------------------- logic
 
 
-def test_controls_start_at_the_scenario_values(baseline):
+@pytest.fixture(scope="module")
+def folders():
+    return files.Folders.of(None)
+
+
+def test_controls_keep_what_the_scenario_says(baseline):
     ctl = {c.path: c for c in explorer.controls(baseline)}
-    assert ctl["israel.threat.Turkey"].initial == 0.9
-    assert ctl["israel.threat.Pakistan"].initial == pytest.approx(0.375)  # uniform's centre
+    assert ctl["israel.threat.Turkey"].initial == 0.9 and not ctl["israel.threat.Turkey"].uncertain
+    pakistan = ctl["israel.threat.Pakistan"]
+    assert pakistan.uncertain and pakistan.support == (0.25, 0.5)  # a distribution, kept
+    assert pakistan.describe() == "uniform(0.25, 0.5)"
+    assert (pakistan.low, pakistan.high) == (0.0, 1.0)  # the parameter's valid range
     assert ctl["countries.UAE.willingness"].initial == -0.8
+    assert ctl["countries.UAE.willingness"].low == -1.0
     assert "countries.Pakistan.domestic.opposition_strength" in ctl
     assert "countries.Egypt.domestic.opposition_strength" not in ctl  # no domestic block
     assert "convener.pressure" in ctl
     assert not any(p.startswith("countries.Iran") for p in ctl)  # influencers send nothing
 
 
-def test_overrides_only_for_what_moved(baseline):
+def test_overrides_only_for_what_changed(baseline, folders):
     mandate = list(baseline.scenario.mandate)
-    assert explorer.overrides(baseline, {"israel.threat.Pakistan": 0.38}, mandate) == []
-    assert explorer.overrides(baseline, {"israel.threat.Pakistan": 0.9}, mandate) == \
-        ["israel.threat.Pakistan=0.9"]
+    pak = "israel.threat.Pakistan"
+    assert explorer.overrides(baseline, {}, mandate) == []
+    # a distribution touched and put back (its own range) is not changed
+    assert explorer.overrides(baseline, {pak: {"range": (0.25, 0.5)}}, mandate) == []
+    # a moved range keeps the distribution: uniform stays uniform, over the new range
+    moved = explorer.overrides(baseline, {pak: {"range": (0.5, 0.75)}}, mandate)
+    assert moved == ["israel.threat.Pakistan={uniform: [0.5, 0.75]}"]
+    loaded = explorer.load(folders, "baseline.yaml", moved)
+    assert dict(loaded.uncertain)[pak].support() == (0.5, 0.75)
+    # only the switch fixes a value, and then the value is the one shown
+    assert explorer.overrides(baseline, {pak: {"fix": 0.9}}, mandate) == [f"{pak}=0.9"]
+    # a fixed parameter within half a step of its value was not moved
+    assert explorer.overrides(baseline, {"israel.threat.Turkey": {"fix": 0.904}}, mandate) == []
+    assert explorer.overrides(baseline, {"convener.pressure": {"fix": 0.6}}, mandate) == \
+        ["convener.pressure=0.6"]
     no_disarm = [t for t in mandate if t != "disarmament"]
     out = explorer.overrides(baseline, {}, no_disarm)
     assert out == ["mandate=[" + ", ".join(no_disarm) + "]"]
-    loaded = explorer.load("baseline.yaml", out)
-    assert "disarmament" not in loaded.scenario.mandate
+    assert "disarmament" not in explorer.load(folders, "baseline.yaml", out).scenario.mandate
 
 
-def test_step_through_run_is_the_traced_run(baseline):
-    model = explorer.start_run(baseline, 3)
-    while model.running:
-        model.step()
-    assert model.outcome() == trace_run(baseline, 3)["outcome"]
-    fig = explorer.network_figure(model)
-    assert len(fig.axes[0].collections) >= len(model.countries)
+@pytest.mark.parametrize("form, lo, hi, expected", [
+    ({"uniform": [0.2, 0.4]}, 0.5, 0.9, {"uniform": [0.5, 0.9]}),
+    ({"triangular": [0.2, 0.3, 0.4]}, 0.4, 0.8, {"triangular": [0.4, 0.6, 0.8]}),
+    ({"truncnormal": [0.5, 0.1, 0.2, 0.6]}, 0.0, 0.8, {"truncnormal": [0.6, 0.2, 0.0, 0.8]}),
+    ({"beta": [2, 3]}, 0.2, 0.6, {"beta": [2.0, 3.0, 0.2, 0.6]}),
+    ({"choice": [0.1, 0.3], "weights": [1, 3]}, 0.5, 0.9,
+     {"choice": [0.5, 0.9], "weights": [1.0, 3.0]}),
+])
+def test_a_moved_distribution_keeps_its_shape(form, lo, hi, expected):
+    from sim.scenario.quantity import DISTRIBUTIONS
+
+    key = next(k for k in form if k in DISTRIBUTIONS)
+    dist = DISTRIBUTIONS[key].model_validate(form)
+    assert explorer.moved(dist, lo, hi) == expected
 
 
-def test_save_writes_a_scenario_run_py_accepts(tmp_path, capsys):
-    loaded = explorer.load("baseline.yaml", ["israel.threat.Pakistan=0.9", "convener.pressure=0.6"])
-    dest = tmp_path / "mine.yaml"
-    path = explorer.save_scenario(loaded, BASELINE, ["israel.threat.Pakistan=0.9",
-                                                     "convener.pressure=0.6"], dest, "mine")
+def test_settings_sent_by_a_browser_are_checked(baseline):
+    ctl = {c.path: c for c in explorer.controls(baseline)}
+    pak, turkey = ctl["israel.threat.Pakistan"], ctl["israel.threat.Turkey"]
+    for bad in (None, "1", {"fix": float("nan")}, {"fix": float("inf")}, {"fix": True},
+                {"range": (0.1,)}, {"range": "0.1,0.2"}, {"other": 1}):
+        assert explorer.valid_setting(pak, bad) is None, bad
+    assert explorer.valid_setting(turkey, {"fix": 7.0}) == {"fix": 1.0}  # clipped to the range
+    assert explorer.valid_setting(turkey, {"range": (0.1, 0.2)}) is None  # a number has no range
+    assert explorer.valid_setting(pak, {"range": (0.9, 0.1)}) == {"range": (0.1, 0.9)}
+    assert explorer.valid_setting(pak, {"range": (0.3, 0.3)}) == {"fix": 0.3}
+
+
+def test_round_timeline_reruns_to_any_round(baseline):
+    story = explorer.story(baseline, 3)
+    full = explorer.run_to(baseline, 3, 10_000)
+    assert full.outcome() == trace_run(baseline, 3)["outcome"] == story.outcome
+    assert full.round == story.last_round
+    # going back a round is re-running from the start: the same state as stepping forward
+    stepped = explorer.start_run(baseline, 3)
+    for r in range(1, story.last_round + 1):
+        stepped.step()
+        again = explorer.run_to(baseline, 3, r)
+        assert {c: a.status for c, a in again.countries.items()} == \
+            {c: a.status for c, a in stepped.countries.items()}, r
+    fig = explorer.network_figure(full, story.decisive_round)
+    assert len(fig.axes[0].collections) >= len(full.countries)
+
+
+def test_the_decisive_round_is_the_last_that_changed_anything(baseline):
+    """For a failed run: statuses, mandate and troops never change after the decisive round,
+    and they did change in it."""
+    checked = 0
+    for seed in range(1, 12):
+        story = explorer.story(baseline, seed)
+        if story.outcome["formed"]:
+            assert story.decisive_round == story.outcome["round"] == story.last_round
+            continue
+        def state(m):
+            return ({c: a.status for c, a in m.countries.items()}, m.mandate,
+                    m.israel.mandate_accepted, m.approved_troops())
+        at = state(explorer.run_to(baseline, seed, story.decisive_round))
+        assert state(explorer.run_to(baseline, seed, story.last_round)) == at
+        if story.decisive_round > 1:
+            assert state(explorer.run_to(baseline, seed, story.decisive_round - 1)) != at
+        checked += story.last_round > story.decisive_round
+    assert checked  # some failed runs did end long after their decisive round
+
+
+def test_a_pledge_that_needs_no_approval_is_not_shown_as_approved_by_israel(baseline):
+    from sim import vocabulary as vocab
+
+    model = explorer.start_run(baseline, 1)
+    funder = next(c for c in model.contributors)
+    funder.status = vocab.APPROVED
+    funder.pledge = {k: 0 for k in vocab.CONTRIBUTION_TYPES} | {"funding": 100}
+    assert explorer.shown_status(funder) == explorer.NEEDS_NO_APPROVAL
+    assert "Israel" not in explorer.status_label(explorer.shown_status(funder))
+    funder.pledge = {**funder.pledge, "troops": 500}
+    assert explorer.shown_status(funder) == vocab.APPROVED
+    assert explorer.status_label(vocab.APPROVED) == "approved by Israel"
+    # every status of the vocabulary has its own colour; an unknown one gets the fallback
+    for s in (vocab.NOT_INVITED, vocab.UNDECIDED, vocab.PLEDGED, vocab.VETOED, vocab.DEPLOYED,
+              vocab.BLOCKED_AT_HOME, vocab.DECLINED_MANDATE, vocab.INFLUENCER):
+        assert explorer.status_colour(s) != explorer.UNKNOWN_COLOUR, s
+    assert explorer.status_colour("a_status_added_later") == explorer.UNKNOWN_COLOUR
+    assert explorer.status_label("a_status_added_later") == "a status added later"
+
+
+def test_batch_history_gives_differences_with_their_interval():
+    def batch(number, formed, runs=300):
+        summary = {"runs": runs, "formation": [{"runs": formed}]}
+        return explorer.Batch(number, [], 1, summary)
+
+    batches = [batch(1, 81), batch(2, 15), batch(3, 90)]
+    rows = explorer.history_rows(batches)
+    assert rows[0]["diff"] is None
+    d, lo, hi = rows[1]["diff"]
+    assert rows[1]["reference"] == 1 and d == pytest.approx(15 / 300 - 81 / 300)
+    assert lo < d < hi < 0  # a fall this large is beyond Monte Carlo noise
+    assert (lo, hi) == pytest.approx(newcombe(15, 300, 81, 300)[1:])
+    chosen = explorer.history_rows(batches, reference=1)
+    assert [r["reference"] for r in chosen] == [None, 1, 1]
+    assert explorer.pp(-0.22) == "-22.0 pp"
+
+
+def test_save_writes_a_scenario_run_py_accepts(tmp_path):
+    user = files.Folders.of(tmp_path)
+    sets = ["israel.threat.Pakistan=0.9", "convener.pressure=0.6",
+            "countries.Pakistan.domestic.opposition_strength={uniform: [0.5, 0.9]}"]
+    loaded = explorer.load(user, "baseline.yaml", sets)
+    path = explorer.save_scenario(user, loaded, BASELINE, sets, "mine.yaml", "mine")
+    assert path == tmp_path / "mine.yaml"
     saved = load_scenario(path)
     assert saved.name == "mine"
     assert saved.tree["israel"]["threat"]["Pakistan"] == 0.9
     assert saved.tree["convener"]["pressure"] == 0.6
+    assert dict(saved.uncertain)["countries.Pakistan.domestic.opposition_strength"].support() \
+        == (0.5, 0.9)
     assert saved.sources["convener.pressure"].startswith("ASSUMPTION")
     assert main(["validate", str(path)]) == 0
-    with pytest.raises(ValueError, match="exists already"):
-        explorer.save_scenario(loaded, BASELINE, [], dest, "again")
-    with pytest.raises(ValueError, match="ends in .yaml"):
-        explorer.save_scenario(loaded, BASELINE, [], tmp_path / "x.txt", "x")
+    before = path.read_bytes()
+    with pytest.raises(files.FileRefused, match="exists already"):
+        explorer.save_scenario(user, loaded, BASELINE, [], "mine.yaml", "again")
+    assert path.read_bytes() == before
+    with pytest.raises(files.FileRefused, match="ending in .yaml"):
+        explorer.save_scenario(user, loaded, BASELINE, [], "x.txt", "x")
 
 
 def test_web_assets_are_complete():
