@@ -355,8 +355,13 @@ def cmd_explore(args) -> int:
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port",
            str(args.port), "--production", "--no-check-version",
            "--no-open" if args.no_open else "--open"]
-    return subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent,
-                           env=explorer_environment(folders))
+    # the server replaces this process (it does not run as a child): stopping `run.py explore`
+    # (Ctrl-C, or a signal to its process id) stops the server, never leaving it orphaned
+    os.chdir(Path(__file__).resolve().parent.parent)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, explorer_environment(folders))
+    return 0  # reached only when execve is replaced (tests)
 
 
 def explorer_environment(folders) -> dict[str, str]:

@@ -214,12 +214,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
+    """The explorer as `run.py explore` starts it, with a user folder of its own; yields its
+    address, the user folder and the file its terminal output goes to."""
     pytest.importorskip("solara")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "explore", "--port", str(port),
-                             "--no-open"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    user = tmp_path_factory.mktemp("user_folder")
+    log = tmp_path_factory.mktemp("server") / "terminal.txt"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "explore", "--port",
+                                 str(port), "--no-open", "--user-folder", str(user)], cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -227,13 +232,13 @@ def server():
             urllib.request.urlopen(url, timeout=2)
             break
         except OSError:
-            assert proc.poll() is None, "the explorer did not start"
+            assert proc.poll() is None, "the explorer did not start: " + log.read_text()
             time.sleep(0.5)
     else:
         proc.kill()
         pytest.fail("the explorer did not answer within 90 s")
-    yield url
-    proc.terminate()
+    yield url, user, log
+    proc.terminate()  # run.py became the server (exec): this stops it, no orphan is left
     proc.wait(timeout=20)
 
 
@@ -254,66 +259,148 @@ def _probability(page, number: int) -> float:
     return float(re.search(r"= ([\d.]+)%", text).group(1)) / 100
 
 
-def test_the_page_in_a_real_browser(server, browser, tmp_path):
+def _slider(page, label: str):
+    return page.locator(".v-input", has=page.get_by_text(label, exact=True)).get_by_role(
+        "slider")
+
+
+def _press(page, locator, *keys):
+    locator.focus()
+    page.wait_for_timeout(300)
+    for key in keys:
+        page.keyboard.press(key)
+        page.wait_for_timeout(300)
+
+
+def _changed(page) -> str:
+    shown = page.locator(".isf-changed")
+    return shown.inner_text() if shown.count() else ""
+
+
+PAKISTAN = "Israel's threat score of Pakistan"
+
+
+def test_the_page_in_a_real_browser(server, browser):
+    url, user, log = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     failed, outside = [], []
     page.on("requestfailed", lambda r: failed.append(r.url))
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
-        (server, server.replace("http", "ws"), "data:", "blob:")) else None)
-    page.goto(server, wait_until="networkidle", timeout=90_000)
+        (url, url.replace("http", "ws"), "data:", "blob:")) else None)
+    page.goto(url, wait_until="networkidle", timeout=90_000)
     page.wait_for_function("document.title === 'ISF formation explorer'", timeout=60_000)
 
-    # a small batch, then Israel's stance on Pakistan moved to the maximum, then again
-    page.get_by_role("button", name="Run batch").click()
-    before = _probability(page, 1)
-    slider = page.locator(".v-input", has=page.get_by_text(
-        "Israel's threat score of Pakistan", exact=True)).get_by_role("slider")
-    slider.focus()
-    page.keyboard.press("End")
-    page.get_by_text("israel.threat.Pakistan=1.0").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Run batch").click()
-    after = _probability(page, 2)
-    assert after < before - 0.05, (before, after)  # Pakistan is now always rejected
+    # sliders show their numbers: the value in words, and the numbers on the thumbs
+    page.get_by_text(f"{PAKISTAN}: uniform(0.25, 0.5) (as in the scenario)").wait_for()
+    thumbs = _slider(page, PAKISTAN)
+    assert thumbs.count() == 2  # a distribution: its range, two ends
+    assert page.locator(".v-slider__thumb-label", has_text=re.compile(r"^0\.25$")).count() >= 1
 
-    # step one run round by round
+    # batch 1; then the distribution's slider touched and put back: nothing changed, the odds
+    # are exactly the same (the old page replaced the distribution by its midpoint: 27% -> 5%)
+    page.get_by_role("button", name="Run batch").click()
+    first = _probability(page, 1)
+    _press(page, thumbs.nth(1), "ArrowRight")
+    page.locator(".isf-changed", has_text="israel.threat.Pakistan={uniform: [0.25, 0.51]}") \
+        .wait_for(timeout=30_000)
+    _press(page, thumbs.nth(1), "ArrowLeft")
+    page.locator(".isf-changed").wait_for(state="detached", timeout=30_000)
+    page.get_by_role("button", name="Run batch").click()
+    assert _probability(page, 2) == first
+    history = page.locator(".isf-history")
+    assert "+0.0 pp vs batch 1" in history.inner_text()
+
+    # fixing the value is a deliberate switch; at the maximum the odds fall, and the history
+    # shows the difference from the previous batch with its interval
+    page.locator(".v-input--switch", has=page.get_by_text("fix one value")).first.click()
+    page.get_by_text(re.compile(rf"{PAKISTAN}: fixed at 0.375")).wait_for(timeout=30_000)
+    fixed = _slider(page, PAKISTAN)
+    assert fixed.count() == 1
+    _press(page, fixed, "End")
+    page.locator(".isf-changed", has_text="israel.threat.Pakistan=1.0").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run batch").click()
+    third = _probability(page, 3)
+    assert third < first - 0.05, (first, third)  # Pakistan is now always rejected
+    row = history.locator("tr", has_text="israel.threat.Pakistan=1.0").inner_text()
+    diff = re.search(r"([+-]\d+\.\d) pp vs batch 2\s+([+-]\d+\.\d) pp to ([+-]\d+\.\d) pp", row)
+    assert diff, row
+    d, lo, hi = (float(x) for x in diff.groups())
+    assert d == pytest.approx((third - first) * 100, abs=0.051) and lo < d < hi < 0
+    assert len(history.locator("tr").all()) == 4  # a header and three batches, all kept
+
+    # one run: the round timeline goes forward, back, to the end and to the decisive round
     page.get_by_role("tab", name=re.compile("One run")).click()
     page.get_by_text("Press Next round").wait_for(timeout=30_000)
     for _ in range(2):
         page.get_by_role("button", name="Next round").click()
-    page.get_by_text(re.compile(r"Round 2 \(2026-01-04")).wait_for(timeout=30_000)
-    page.get_by_text("rejects the mandate").first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^Round 2 \(2026-01-04")).wait_for(timeout=30_000)
+    page.get_by_role("button", name="Previous round").click()
+    page.get_by_text(re.compile(r"^Round 1 \(2025-12-21")).wait_for(timeout=30_000)
+    timeline = _slider(page, "Round")
+    _press(page, timeline, "ArrowRight", "ArrowRight", "ArrowRight")
+    page.get_by_text(re.compile(r"^Round 4 \(")).wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run to the end").click()
+    outcome = page.locator(".isf-outcome").inner_text(timeout=30_000)
+    decisive = int(re.search(r"Decisive round \((\d+)\)", page.get_by_role(
+        "button", name=re.compile("Decisive round")).inner_text(), re.I).group(1))
+    last = int(timeline.get_attribute("aria-valuenow"))
+    if decisive != last:  # the run went on after it was decided: both rounds are shown
+        assert f"decided in round {decisive}" in outcome
+        page.get_by_text(f"The decisive round: round {decisive}").wait_for(timeout=30_000)
+        page.get_by_text(re.compile(rf"^Round {last} \(")).wait_for(timeout=30_000)
     shots = ROOT / "results" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "explorer.png"), full_page=True)
     assert (shots / "explorer.png").stat().st_size > 50_000
+    page.get_by_role("button", name=re.compile("Decisive round")).click()
+    page.get_by_text(re.compile(rf"^Round {decisive} \(")).wait_for(timeout=30_000)
 
     # a second session has its own model: still at round 0, with no changed settings
     other = browser.new_context().new_page()
-    other.goto(server, wait_until="networkidle", timeout=90_000)
+    other.goto(url, wait_until="networkidle", timeout=90_000)
     other.get_by_role("tab", name=re.compile("One run")).click()
     other.get_by_text("Press Next round").wait_for(timeout=30_000)
-    assert other.get_by_text("Changed from the scenario").count() == 0
+    assert other.locator(".isf-changed").count() == 0
     other.close()
 
-    # save the settings as a scenario file that run.py accepts
-    dest = tmp_path / "from_the_page.yaml"
-    box = page.get_by_label("Save as (path)")
-    box.fill(str(dest))
-    box.press("Enter")
+    # files outside the permitted folders: a plain message, never a traceback, nothing read
+    box = page.get_by_label("Or a scenario file (path)")
+    for path in ("/etc/passwd", "../../../../etc/hostname", "/dev/zero"):
+        box.fill(path)
+        box.press("Enter")
+        page.get_by_role("button", name="Load file").click()
+        page.get_by_text(re.compile(rf"Not loaded: {re.escape(path)}: outside the folders")) \
+            .wait_for(timeout=30_000)
+    shown = page.locator("body").inner_text()
+    assert "root:x:0" not in shown and "Traceback" not in shown
+    save_box = page.get_by_label("Save as (file name)")
+    save_box.fill("../escaped.yaml")
+    save_box.press("Enter")
+    page.get_by_role("button", name="Save settings as a scenario").click()
+    page.get_by_text(re.compile("Not saved: ../escaped.yaml: files are saved only in")) \
+        .wait_for(timeout=30_000)
+    assert not (user.parent / "escaped.yaml").exists()
+
+    # save the settings in the user folder as a scenario file that run.py accepts
+    save_box.fill("from_the_page.yaml")
+    save_box.press("Enter")
     page.get_by_role("button", name="Save settings as a scenario").click()
     page.get_by_text(re.compile("Saved ")).wait_for(timeout=30_000)
-    assert load_scenario(dest).tree["israel"]["threat"]["Pakistan"] == 1.0
+    saved = user / "from_the_page.yaml"
+    assert load_scenario(saved).tree["israel"]["threat"]["Pakistan"] == 1.0
 
-    # and load it back as a scenario file
-    box = page.get_by_label("Or a scenario file (path)")
-    box.fill(str(dest))
+    # and load it back by its name in the user folder
+    box.fill("from_the_page.yaml")
     box.press("Enter")
     page.get_by_role("button", name="Load file").click()
-    page.get_by_text(dest.name).first.wait_for(timeout=30_000)
-    assert page.locator(".v-input", has=page.get_by_text(
-        "Israel's threat score of Pakistan", exact=True)).get_by_role("slider").get_attribute(
-        "aria-valuenow") == "1"
+    page.get_by_text(f"{PAKISTAN}: 1 (as in the scenario)").wait_for(timeout=30_000)
+    assert _slider(page, PAKISTAN).get_attribute("aria-valuenow") == "1"
     assert failed == [] and outside == [], (failed, outside)
+
+    # a quiet terminal: no version nag, no warning per session, no traceback
+    terminal = log.read_text()
+    for noise in ("New version", "samesite", "Warning", "Traceback", "pip install"):
+        assert noise not in terminal, terminal
 
 
 def test_explore_needs_its_extra(monkeypatch, capsys):

@@ -245,12 +245,11 @@ def test_user_folder_must_exist_and_is_never_created(tmp_path):
 def test_explore_command_checks_its_folder_and_warns_beyond_localhost(tmp_path, monkeypatch,
                                                                       capsys):
     pytest.importorskip("solara")
-    import subprocess
-
     assert main(["explore", "--no-open", "--user-folder", str(tmp_path / "nope")]) == 2
     assert "--user-folder" in capsys.readouterr().err
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd, **kw: calls.append((cmd, kw)) or 0)
+    monkeypatch.setattr(os, "execve", lambda exe, cmd, env: calls.append((cmd, {"env": env})))
+    monkeypatch.chdir(tmp_path)
     assert main(["explore", "--no-open", "--host", "0.0.0.0", "--user-folder",
                  str(tmp_path)]) == 0
     err = capsys.readouterr().err

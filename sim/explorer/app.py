@@ -401,9 +401,11 @@ def Page():
                 out = model.outcome()
                 decided = f"; decided in round {story.decisive_round}" \
                     if story.decisive_round != model.round else ""
-                solara.Markdown("**Outcome:** " + (f"the force formed on {out['date']} (round "
-                                                   f"{out['round']})" if out["formed"] else
-                                                   f"no force ({out['reason']}){decided}"))
+                solara.Text("Outcome: " + (f"the force formed on {out['date']} (round "
+                                           f"{out['round']})" if out["formed"] else
+                                           f"no force ({out['reason']}){decided}"),
+                            style={"display": "block", "font-weight": "bold"},
+                            classes=["isf-outcome"])
 
 
 def _closed(fig):

@@ -326,7 +326,7 @@ NEEDS_NO_APPROVAL = "needs_no_approval"  # a display category of the page, not a
 
 #: colour of each status (keyed by the vocabulary's words); close statuses share a colour
 STATUS_COLOURS = {
-    vocab.NOT_INVITED: "#F2F2F2",
+    vocab.NOT_INVITED: "#DDDDDD",
     vocab.UNDECIDED: "#56B4E9",
     vocab.CONDITIONS_UNMET: "#56B4E9",
     vocab.PLEDGED: "#F0E442",
