@@ -352,8 +352,9 @@ def cmd_explore(args) -> int:
     print(f"ISF explorer on http://{args.host}:{args.port}/ (Ctrl-C to stop); it reads "
           f"scenario files from {folders.describe()} and saves to "
           f"{folders.shown(folders.user)}", file=sys.stderr)
-    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port",
-           str(args.port), "--production", "--no-check-version",
+    # `solara run`, through a launcher that makes Solara's asset proxy read-only (serve.py)
+    cmd = [sys.executable, "-m", "sim.explorer.serve", "run", str(app), "--host", args.host,
+           "--port", str(args.port), "--production", "--no-check-version",
            "--no-open" if args.no_open else "--open"]
     # the server replaces this process (it does not run as a child): stopping `run.py explore`
     # (Ctrl-C, or a signal to its process id) stops the server, never leaving it orphaned

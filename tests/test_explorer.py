@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -296,8 +297,11 @@ def test_the_page_in_a_real_browser(server, browser):
     assert thumbs.count() == 2  # a distribution: its range, two ends
     assert page.locator(".v-slider__thumb-label", has_text=re.compile(r"^0\.25$")).count() >= 1
 
-    # batch 1; then the distribution's slider touched and put back: nothing changed, the odds
-    # are exactly the same (the old page replaced the distribution by its midpoint: 27% -> 5%)
+    # batch 1 (of 200 runs, to keep the test short); then the distribution's slider touched and
+    # put back: nothing changed, the odds are exactly the same (the old page replaced the
+    # distribution by its midpoint: 27% -> 5%)
+    _press(page, _slider(page, "Runs"), "ArrowLeft")
+    assert _slider(page, "Runs").get_attribute("aria-valuenow") == "200"
     page.get_by_role("button", name="Run batch").click()
     first = _probability(page, 1)
     _press(page, thumbs.nth(1), "ArrowRight")
@@ -401,6 +405,28 @@ def test_the_page_in_a_real_browser(server, browser):
     terminal = log.read_text()
     for noise in ("New version", "samesite", "Warning", "Traceback", "pip install"):
         assert noise not in terminal, terminal
+
+
+def test_the_asset_proxy_neither_deletes_nor_fetches(server):
+    """Solara's own proxy deletes a cached folder named in a request and downloads what it
+    lacks; the explorer's server serves installed files only."""
+    from sim.explorer import webassets
+
+    url, _, _ = server
+    probe = webassets.cdn_dir() / "isf-probe@0.0.0"
+    (probe / "sub").mkdir(parents=True, exist_ok=True)
+    (probe / "sub" / "keep.js").write_text("// a file that must survive\n")
+    try:
+        for path in ("isf-probe@0.0.0/sub", "left-pad@1.3.0/index.js", "isf-probe@0.0.0/../.."):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(f"{url}_solara/cdn/{path}", timeout=30)
+            assert e.value.code == 404, path
+        assert (probe / "sub" / "keep.js").exists()
+        assert not (webassets.cdn_dir() / "left-pad@1.3.0").exists()
+        with urllib.request.urlopen(f"{url}_solara/cdn/isf-probe@0.0.0/sub/keep.js") as r:
+            assert b"must survive" in r.read()  # what is installed is still served
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
 
 
 def test_explore_needs_its_extra(monkeypatch, capsys):
