@@ -199,6 +199,35 @@ def test_save_writes_a_scenario_run_py_accepts(tmp_path):
         explorer.save_scenario(user, loaded, BASELINE, [], "x.txt", "x")
 
 
+def test_page_handlers_show_one_plain_line_and_log_the_details(capsys):
+    pytest.importorskip("solara")
+    from sim.explorer import app
+    from sim.scenario import ScenarioError
+
+    shown = []
+
+    @app.guarded("Not saved", shown.append)
+    def crash(detail):
+        raise RuntimeError(detail)
+
+    @app.guarded("Not loaded", shown.append)
+    def refuse():
+        raise files.FileRefused("/etc/passwd: outside the folders the explorer may read")
+
+    @app.guarded("Not loaded", shown.append)
+    def invalid():
+        raise ScenarioError([("x.yaml", "name", "required key is missing")])
+
+    crash("internal detail 0xdeadbeef")
+    refuse()
+    invalid()
+    assert shown[0] == "Not saved failed (RuntimeError); the details are in the server's log"
+    assert shown[1] == "Not loaded: /etc/passwd: outside the folders the explorer may read"
+    assert shown[2] == "Not loaded: x.yaml: name: required key is missing"
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "0xdeadbeef" in err  # the details: on the server's stderr
+
+
 def test_web_assets_are_complete():
     from sim.explorer import webassets
 

@@ -50,13 +50,6 @@ def _log_failure(what: str) -> None:
     traceback.print_exc(file=sys.stderr)
 
 
-def _one_line(e: BaseException) -> str:
-    text = e.format() if isinstance(e, ScenarioError) else str(e)
-    lines = [x for x in text.splitlines() if x.strip()]
-    return lines[0] + (f" (and {len(lines) - 1} more problems)" if len(lines) > 1 else "") \
-        if lines else type(e).__name__
-
-
 def guarded(what: str, show):
     """An event handler that cannot fail loudly: expected refusals (a bad path, an invalid
     scenario) are shown as they are; anything else as one plain line, with the traceback on
@@ -104,7 +97,7 @@ def ControlView(control: explorer.Control, setting, set_setting):
             value = setting["range"] if setting else control.support
             solara.SliderRangeFloat(control.label, value=tuple(value), min=control.low,
                                     max=control.high, step=control.step, thumb_label="always",
-                                    on_value=lambda v: set_setting({"range": tuple(v)}))
+                                    on_value=lambda v: set_setting({"range": v}))
         else:
             value = setting["fix"] if fixed else control.initial
             solara.SliderFloat(control.label, value=value, min=control.low, max=control.high,
@@ -227,9 +220,10 @@ def Page():
     model, model_error = solara.use_memo(
         lambda: _safe("The run", lambda: explorer.run_to(loaded, seed, round_)) if loaded else
         (None, ""), [*key, round_])
-    network = solara.use_memo(
-        lambda: _closed(explorer.network_figure(model, story.decisive_round if story else None))
-        if model else None, [*key, round_])
+    network, network_error = solara.use_memo(
+        lambda: _safe("The drawing", lambda: _closed(explorer.network_figure(
+            model, story.decisive_round if story else None))) if model else (None, ""),
+        [*key, round_])
 
     def batch(cancel):
         if batch_request == 0 or loaded is None:
@@ -395,7 +389,10 @@ def Page():
             solara.SliderInt("Round", value=min(round_, last), min=0, max=max(last, 1),
                              thumb_label="always", tick_labels="end_points", on_value=go_to)
             with solara.Columns([3, 2]):
-                solara.FigureMatplotlib(network, format="png", dependencies=[*key, round_])
+                if network is not None:
+                    solara.FigureMatplotlib(network, format="png", dependencies=[*key, round_])
+                else:
+                    solara.Error(network_error)
                 RoundEvents(model, story)
             if not model.running:
                 out = model.outcome()
