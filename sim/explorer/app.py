@@ -183,73 +183,188 @@ def BatchHistory(batches, reference, set_reference):
 
 
 @solara.component
-def Page():
-    scenario_name, set_scenario_name = solara.use_state("baseline.yaml")
-    settings, set_settings = solara.use_state({})
-    seed, set_seed = solara.use_state(1)
+def Odds(loaded, overrides: tuple, seed: int, batches, set_batches):
+    """Batches of runs and their history. Its own component, so that the progress of a batch
+    re-renders only this part of the page."""
     runs, set_runs = solara.use_state(300)
     batch_request, set_batch_request = solara.use_state(0)
-    batches, set_batches = solara.use_state([])
-    reference, set_reference = solara.use_state(None)
     progress, set_progress = solara.use_state(0.0)
-    save_name, set_save_name = solara.use_state("my_scenario.yaml")
+    reference, set_reference = solara.use_state(None)
     message, set_message = solara.use_state("")
-    round_, set_round = solara.use_state(0)
-    file_input, set_file_input = solara.use_state("")
-    load_message, set_load_message = solara.use_state("")
-    batch_message, set_batch_message = solara.use_state("")
-
-    solara.Title("ISF formation explorer")
-    base, base_error = solara.use_memo(
-        lambda: _safe(f"Cannot load {scenario_name}",
-                      lambda: explorer.load(FOLDERS, scenario_name)), [scenario_name])
-    mandate, set_mandate = solara.use_state(list(base.scenario.mandate) if base else [])
-    current_overrides, overrides_error = (explorer.overrides(base, settings, mandate), "") \
-        if base else ([], base_error)
-
-    # validated once per change of settings, not on every render (a step re-renders the page)
-    loaded, error = solara.use_memo(
-        lambda: _safe("These settings are not a valid scenario",
-                      lambda: explorer.load(FOLDERS, scenario_name, current_overrides))
-        if base else (None, base_error), [scenario_name, tuple(current_overrides)])
-    key = [scenario_name, tuple(current_overrides), seed]
-    story, story_error = solara.use_memo(
-        lambda: _safe("The run", lambda: explorer.story(loaded, seed)) if loaded else
-        (None, ""), key)
-    # the step-through model: re-run from the start to the chosen round (deterministic)
-    model, model_error = solara.use_memo(
-        lambda: _safe("The run", lambda: explorer.run_to(loaded, seed, round_)) if loaded else
-        (None, ""), [*key, round_])
-    network, network_error = solara.use_memo(
-        lambda: _safe("The drawing", lambda: _closed(explorer.network_figure(
-            model, story.decisive_round if story else None))) if model else (None, ""),
-        [*key, round_])
 
     def batch(cancel):
         if batch_request == 0 or loaded is None:
             return None
         n = min(max(int(runs), RUNS_MIN), RUNS_MAX)
         try:
-            chunk = max(20, n // 10)
+            chunk = max(20, n // 5)
             rows: list[dict] = []
             for start in range(0, n, chunk):  # the same runs as `run.py run` with this seed
                 if cancel.is_set():
                     return None
                 rows += run_rows(loaded, seed, range(start, min(n, start + chunk)))
                 set_progress(min(1.0, len(rows) / n))
-            entry = explorer.Batch(batch_request, list(current_overrides), seed,
-                                   summarise(pd.DataFrame(rows), loaded, seed))
+            summary = summarise(pd.DataFrame(rows), loaded, seed)
         except Exception as e:  # noqa: BLE001 - shown as one line, logged in full
             _log_failure("a batch")
-            set_batch_message(f"The batch failed ({type(e).__name__}); the details are in the "
-                              "server's log")
+            set_message(f"The batch failed ({type(e).__name__}); the details are in the "
+                        "server's log")
             return None
-        set_batches(lambda old: [*old, entry][-MAX_BATCHES:])
-        return entry
+        set_batches(lambda old: [*old, explorer.Batch(
+            (old[-1].number + 1) if old else 1, list(overrides), seed, summary)][-MAX_BATCHES:])
+        return True
 
     result = solara.use_thread(batch, dependencies=[batch_request])
     latest = batches[-1] if batches else None
-    figures = solara.use_memo(lambda: _batch_figures(latest), [latest.number if latest else 0])
+    figures, figures_error = solara.use_memo(
+        lambda: _safe("The plots", lambda: _batch_figures(latest)),
+        [latest.number if latest else 0])
+
+    def start():
+        set_progress(0.0)
+        set_message("")
+        set_batch_request(batch_request + 1)
+
+    with solara.Row():
+        solara.SliderInt("Runs", value=runs, min=RUNS_MIN, max=RUNS_MAX, step=100,
+                         thumb_label="always", on_value=guarded("Not changed", set_message)(
+                             lambda v: set_runs(min(max(int(v), RUNS_MIN), RUNS_MAX))))
+        solara.Button("Run batch", on_click=guarded("The batch", set_message)(start),
+                      color="primary")
+    if message:
+        solara.Error(message)
+    if result.state == solara.ResultState.RUNNING:
+        solara.ProgressLinear(progress)
+        solara.Text(f"Running {runs} runs... {progress:.0%}")
+    if latest is None:
+        if result.state != solara.ResultState.RUNNING:
+            solara.Markdown("Press **Run batch** to see the odds under these settings.")
+        return
+    s = latest.summary
+    f = s["formation"][0]
+    solara.Markdown(f"### Batch {latest.number}: P(force forms by {s['deadline']}) = "
+                    f"**{f['probability']:.1%}** (95% interval {f['ci_low']:.1%} to "
+                    f"{f['ci_high']:.1%}, {s['runs']} runs)")
+    BatchHistory(batches, reference, set_reference)
+    if figures is None:
+        solara.Error(figures_error)
+        return
+    with solara.Columns([1, 1]):
+        solara.FigureMatplotlib(figures[0], format="png", dependencies=[latest.number])
+        solara.FigureMatplotlib(figures[1], format="png", dependencies=[latest.number])
+    solara.FigureMatplotlib(figures[2], format="png", dependencies=[latest.number])
+
+
+@solara.component
+def OneRun(loaded, seed: int):
+    """One run on a round timeline. Its own component (remounted, back at round 0, whenever
+    the settings or the seed change), so that stepping re-renders only this part."""
+    round_, set_round = solara.use_state(0)
+    message, set_message = solara.use_state("")
+    story, story_error = solara.use_memo(
+        lambda: _safe("The run", lambda: explorer.story(loaded, seed)), [])
+    # the model at the chosen round: re-run from the start (the run is deterministic)
+    model, model_error = solara.use_memo(
+        lambda: _safe("The run", lambda: explorer.run_to(loaded, seed, round_)), [round_])
+    network, network_error = solara.use_memo(
+        lambda: _safe("The drawing", lambda: _closed(explorer.network_figure(
+            model, story.decisive_round if story else None))) if model else (None, ""),
+        [round_])
+    if model is None or story is None:
+        solara.Error(model_error or story_error or "The run could not be made")
+        return
+    last = story.last_round
+
+    @guarded("The run", set_message)
+    def go_to(r):
+        set_round(min(max(int(r), 0), last))
+
+    with solara.Row():
+        solara.Button("Previous round", on_click=lambda: go_to(round_ - 1),
+                      disabled=round_ <= 0)
+        solara.Button("Next round", on_click=lambda: go_to(round_ + 1), color="primary",
+                      disabled=not model.running)
+        solara.Button("Run to the end", on_click=lambda: go_to(last),
+                      disabled=not model.running)
+        solara.Button(f"Decisive round ({story.decisive_round})",
+                      on_click=lambda: go_to(story.decisive_round))
+        solara.Button("Restart", on_click=lambda: go_to(0))
+    solara.SliderInt("Round", value=min(round_, last), min=0, max=max(last, 1),
+                     thumb_label="always", tick_labels="end_points", on_value=go_to)
+    if message:
+        solara.Error(message)
+    with solara.Columns([3, 2]):
+        if network is not None:
+            solara.FigureMatplotlib(network, format="png", dependencies=[round_])
+        else:
+            solara.Error(network_error)
+        RoundEvents(model, story)
+    if not model.running:
+        out = model.outcome()
+        decided = f"; decided in round {story.decisive_round}" \
+            if story.decisive_round != model.round else ""
+        solara.Text("Outcome: " + (f"the force formed on {out['date']} (round {out['round']})"
+                                   if out["formed"] else
+                                   f"no force ({out['reason']}){decided}"),
+                    style={"display": "block", "font-weight": "bold"}, classes=["isf-outcome"])
+
+
+@solara.component
+def Settings(base, settings, set_settings, mandate, set_mandate, set_message):
+    """The sliders and the mandate's switches of a scenario."""
+    sliders = solara.use_memo(lambda: explorer.controls(base), [id(base)])
+
+    def set_setting(path):
+        def apply(value):
+            if value is None:
+                set_settings(lambda old: {k: v for k, v in old.items() if k != path})
+            else:
+                set_settings(lambda old: {**old, path: value})
+        return guarded("Not changed", set_message)(apply)
+
+    for group in GROUPS:
+        with solara.Details(group, expand=group in ("Israel", "Convener")):
+            for c in sliders:
+                if c.group == group:
+                    ControlView(c, settings.get(c.path), set_setting(c.path))
+    with solara.Details("Mandate tasks", expand=False):
+        @guarded("Not changed", set_message)
+        def toggle(task, on):
+            chosen = (set(mandate) | {task}) if on else (set(mandate) - {task})
+            set_mandate([x for x in base.scenario.tasks if x in chosen])
+
+        for t, spec in base.scenario.tasks.items():
+            solara.Checkbox(label=spec.label, value=t in mandate,
+                            on_value=lambda on, t=t: toggle(t, on))
+    solara.Button("Reset to the scenario", on_click=guarded("Not reset", set_message)(
+        lambda: (set_settings({}), set_mandate(list(base.scenario.mandate)))))
+
+
+@solara.component
+def Page():
+    scenario_name, set_scenario_name = solara.use_state("baseline.yaml")
+    settings, set_settings = solara.use_state({})
+    seed, set_seed = solara.use_state(1)
+    batches, set_batches = solara.use_state([])
+    save_name, set_save_name = solara.use_state("my_scenario.yaml")
+    message, set_message = solara.use_state("")
+    file_input, set_file_input = solara.use_state("")
+    load_message, set_load_message = solara.use_state("")
+
+    solara.Title("ISF formation explorer")
+    base, base_error = solara.use_memo(
+        lambda: _safe(f"Cannot load {scenario_name}",
+                      lambda: explorer.load(FOLDERS, scenario_name)), [scenario_name])
+    mandate, set_mandate = solara.use_state(list(base.scenario.mandate) if base else [])
+    current_overrides = solara.use_memo(
+        lambda: tuple(explorer.overrides(base, settings, mandate)) if base else (),
+        [scenario_name, repr(settings), tuple(mandate)])
+    # validated once per change of settings, not on every render
+    loaded, error = solara.use_memo(
+        lambda: _safe("These settings are not a valid scenario",
+                      lambda: explorer.load(FOLDERS, scenario_name, list(current_overrides)))
+        if base else (None, base_error), [scenario_name, current_overrides])
+    listed = solara.use_memo(lambda: files.listing(FOLDERS) if FOLDERS else [], [message])
     if FOLDERS is None:  # after every hook: hooks run in the same order on every render
         solara.Error(FOLDERS_ERROR)
         return
@@ -260,43 +375,26 @@ def Page():
         set_scenario_name(name)
         set_settings({})
         set_mandate(list(new.scenario.mandate))
-        set_round(0)
         set_load_message("")
 
     @guarded("Not loaded", set_load_message)
     def load_file():
         on_scenario(file_input)
 
-    def set_setting(path):
-        def apply(value):
-            if value is None:
-                set_settings(lambda old: {k: v for k, v in old.items() if k != path})
-            else:
-                set_settings(lambda old: {**old, path: value})
-        return guarded("Not changed", set_message)(apply)
-
     @guarded("Not changed", set_message)
     def on_seed(v):
         set_seed(min(max(int(v or 0), 0), SEED_MAX))
-        set_round(0)
 
     @guarded("Not saved", set_message)
     def save():
         base_path = files.find(FOLDERS, scenario_name)
-        path = explorer.save_scenario(FOLDERS, base, base_path, current_overrides, save_name,
-                                      Path(save_name.strip()).stem)
+        path = explorer.save_scenario(FOLDERS, base, base_path, list(current_overrides),
+                                      save_name, Path(save_name.strip()).stem)
         shown = FOLDERS.shown(path)
         set_message(f"Saved {shown}. Run it with: python run.py run {shown}")
 
-    last = story.last_round if story else 0
-
-    @guarded("The run", set_message)
-    def go_to(r):
-        set_round(min(max(int(r), 0), last))
-
     with solara.Sidebar():
         solara.Markdown("## Scenario")
-        listed = files.listing(FOLDERS)
         solara.Select("Scenario", values=listed if scenario_name in listed else
                       [*listed, scenario_name], value=scenario_name, on_value=on_scenario)
         solara.InputText("Or a scenario file (path)", value=file_input,
@@ -304,27 +402,13 @@ def Page():
         solara.Text(f"Files are read from {FOLDERS.describe()} only, and saved to "
                     f"{FOLDERS.shown(FOLDERS.user)}.", style={"display": "block"})
         solara.Button("Load file", on_click=load_file, disabled=not file_input)
-        if load_message:
-            solara.Error(load_message)
+        with solara.Column():
+            if load_message:
+                solara.Error(load_message)
         solara.InputInt("Seed", value=seed, on_value=on_seed)
-        if base is not None:
-            sliders = explorer.controls(base)
-            for group in GROUPS:
-                with solara.Details(group, expand=group in ("Israel", "Convener")):
-                    for c in sliders:
-                        if c.group == group:
-                            ControlView(c, settings.get(c.path), set_setting(c.path))
-            with solara.Details("Mandate tasks", expand=False):
-                @guarded("Not changed", set_message)
-                def toggle(task, on):
-                    chosen = (set(mandate) | {task}) if on else (set(mandate) - {task})
-                    set_mandate([x for x in base.scenario.tasks if x in chosen])
-
-                for t, spec in base.scenario.tasks.items():
-                    solara.Checkbox(label=spec.label, value=t in mandate,
-                                    on_value=lambda on, t=t: toggle(t, on))
-            solara.Button("Reset to the scenario", on_click=guarded("Not reset", set_message)(
-                lambda: (set_settings({}), set_mandate(list(base.scenario.mandate)))))
+        with solara.Column():
+            if base is not None:
+                Settings(base, settings, set_settings, mandate, set_mandate, set_message)
         solara.Markdown("## Save")
         solara.InputText("Save as (file name)", value=save_name, on_value=set_save_name)
         solara.Button("Save settings as a scenario", on_click=save, color="primary",
@@ -333,76 +417,21 @@ def Page():
             solara.Info(message)
 
     solara.Markdown("# How the Gaza stabilisation force gets formed")
-    if current_overrides:
-        solara.Text("Changed from the scenario: " + ", ".join(current_overrides),
-                    style={"display": "block"}, classes=["isf-changed"])
-    problem = error or overrides_error or base_error
+    # conditional parts sit inside a fixed container: a part appearing must not shift the
+    # components after it, which would remount them and lose their state (a running batch)
+    with solara.Column():
+        if current_overrides:
+            solara.Text("Changed from the scenario: " + ", ".join(current_overrides),
+                        style={"display": "block"}, classes=["isf-changed"])
+    problem = error or base_error
     if problem or loaded is None:
         solara.Error(problem or "No scenario loaded")
         return
     with solara.lab.Tabs():
         with solara.lab.Tab("Odds (batch of runs)"):
-            with solara.Row():
-                solara.SliderInt("Runs", value=runs, min=RUNS_MIN, max=RUNS_MAX, step=100,
-                                 thumb_label="always", on_value=guarded(
-                                     "Not changed", set_message)(
-                                     lambda v: set_runs(min(max(int(v), RUNS_MIN), RUNS_MAX))))
-                solara.Button("Run batch", on_click=lambda: (
-                    set_progress(0.0), set_batch_message(""),
-                    set_batch_request(batch_request + 1)), color="primary")
-            if batch_message:
-                solara.Error(batch_message)
-            if result.state == solara.ResultState.RUNNING:
-                solara.ProgressLinear(progress)
-                solara.Text(f"Running {runs} runs... {progress:.0%}")
-            if latest is not None:
-                s = latest.summary
-                f = s["formation"][0]
-                solara.Markdown(f"### Batch {latest.number}: P(force forms by {s['deadline']}) "
-                                f"= **{f['probability']:.1%}** (95% interval "
-                                f"{f['ci_low']:.1%} to {f['ci_high']:.1%}, {s['runs']} runs)")
-                BatchHistory(batches, reference, set_reference)
-                if figures:
-                    with solara.Columns([1, 1]):
-                        solara.FigureMatplotlib(figures[0], format="png",
-                                                dependencies=[latest.number])
-                        solara.FigureMatplotlib(figures[1], format="png",
-                                                dependencies=[latest.number])
-                    solara.FigureMatplotlib(figures[2], format="png",
-                                            dependencies=[latest.number])
-            elif result.state != solara.ResultState.RUNNING:
-                solara.Markdown("Press **Run batch** to see the odds under these settings.")
+            Odds(loaded, current_overrides, seed, batches, set_batches)
         with solara.lab.Tab("One run, round by round"):
-            if model is None or story is None:
-                solara.Error(model_error or story_error or "The run could not be made")
-                return
-            with solara.Row():
-                solara.Button("Previous round", on_click=lambda: go_to(round_ - 1),
-                              disabled=round_ <= 0)
-                solara.Button("Next round", on_click=lambda: go_to(round_ + 1),
-                              color="primary", disabled=not model.running)
-                solara.Button("Run to the end", on_click=lambda: go_to(last),
-                              disabled=not model.running)
-                solara.Button(f"Decisive round ({story.decisive_round})",
-                              on_click=lambda: go_to(story.decisive_round))
-                solara.Button("Restart", on_click=lambda: go_to(0))
-            solara.SliderInt("Round", value=min(round_, last), min=0, max=max(last, 1),
-                             thumb_label="always", tick_labels="end_points", on_value=go_to)
-            with solara.Columns([3, 2]):
-                if network is not None:
-                    solara.FigureMatplotlib(network, format="png", dependencies=[*key, round_])
-                else:
-                    solara.Error(network_error)
-                RoundEvents(model, story)
-            if not model.running:
-                out = model.outcome()
-                decided = f"; decided in round {story.decisive_round}" \
-                    if story.decisive_round != model.round else ""
-                solara.Text("Outcome: " + (f"the force formed on {out['date']} (round "
-                                           f"{out['round']})" if out["formed"] else
-                                           f"no force ({out['reason']}){decided}"),
-                            style={"display": "block", "font-weight": "bold"},
-                            classes=["isf-outcome"])
+            OneRun(loaded, seed).key(f"{scenario_name}|{current_overrides}|{seed}")
 
 
 def _closed(fig):
