@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     di = sub.add_parser("discover", help="which parameter ranges lead to an outcome (PRIM)")
     di.add_argument("scenario", help="scenario file (YAML)")
     di.add_argument("--outcome", required=True, help="e.g. 'formed and status.Pakistan == "
-                    "\"deployed\"' (pandas query syntax over the columns of runs.parquet)")
+                    "\"deployed\"': columns of runs.parquet, numbers, quoted text, == != < <= > "
+                    ">=, in [...], and, or, not, parentheses (README, \"Security\")")
     di.add_argument("--min-density", type=float, default=0.8, help="share of the box's runs "
                     "that must show the outcome (default 0.8); the widest such box is chosen")
     _batch_options(di, runs_help="runs (default: the scenario's)")
@@ -96,9 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
 
     e = sub.add_parser("explore", help="open the interactive explorer in the browser")
-    e.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    e.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1; the explorer has no authentication: see README, \"Security\")")
     e.add_argument("--port", type=_positive, default=8765, help="port (default 8765)")
     e.add_argument("--no-open", action="store_true", help="do not open a browser window")
+    e.add_argument("--user-folder", metavar="PATH", help="the one folder, besides the "
+                   "project's scenarios/, where the page may read scenario files and save new "
+                   "ones (default: scenarios/); it must exist")
     return p
 
 
@@ -226,10 +231,11 @@ def cmd_sensitivity(args) -> int:
 def cmd_discover(args) -> int:
     import pandas as pd
 
-    from .analysis.studies import discover
+    from .analysis.studies import check_outcome, discover
     from .analysis.study_report import write_study
 
     loaded = load_scenario(args.scenario, args.overrides)
+    check_outcome(loaded, args.outcome)  # a bad outcome is refused before any run is made
     res = _run_one_scenario(loaded, args)
     study = discover(pd.read_parquet(res.runs_file), args.outcome, min_density=args.min_density)
     folder = write_study(study, loaded, args.out, {"results": str(res.folder)})
@@ -327,19 +333,73 @@ def cmd_explore(args) -> int:
 
     if importlib.util.find_spec("solara") is None:
         raise UsageError("the explorer needs its extra: pip install -e '.[explore]'")
-    from .explorer import webassets
+    from .explorer import files, webassets
 
+    try:
+        folders = files.Folders.of(args.user_folder)
+    except files.FileRefused as e:
+        raise UsageError(f"--user-folder: {e}") from None
     if webassets.missing():
         try:
             webassets.main([])
         except (RuntimeError, subprocess.CalledProcessError) as e:
             raise UsageError(f"browser assets missing ({', '.join(webassets.missing())}) and "
                              f"could not be fetched: {e}") from None
+    warning = host_warning(args.host, args.port)
+    if warning:
+        print(warning, file=sys.stderr)
     app = Path(__file__).resolve().parent / "explorer" / "app.py"
-    print(f"ISF explorer on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
-    cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port",
-           str(args.port), "--production", "--no-open" if args.no_open else "--open"]
-    return subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent)
+    print(f"ISF explorer on http://{args.host}:{args.port}/ (Ctrl-C to stop); it reads "
+          f"scenario files from {folders.describe()} and saves to "
+          f"{folders.shown(folders.user)}", file=sys.stderr)
+    # `solara run`, through a launcher that makes Solara's asset proxy read-only (serve.py)
+    cmd = [sys.executable, "-m", "sim.explorer.serve", "run", str(app), "--host", args.host,
+           "--port", str(args.port), "--production", "--no-check-version",
+           "--no-open" if args.no_open else "--open"]
+    # the server replaces this process (it does not run as a child): stopping `run.py explore`
+    # (Ctrl-C, or a signal to its process id) stops the server, never leaving it orphaned
+    os.chdir(Path(__file__).resolve().parent.parent)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, explorer_environment(folders))
+    return 0  # reached only when execve is replaced (tests)
+
+
+def explorer_environment(folders) -> dict[str, str]:
+    """The Solara server's environment: the user folder for the page, and quiet: no usage
+    data sent to Solara's telemetry service, and not the cookie warning Solara prints for
+    every session on http (the page sets no cookie that matters: it has no login)."""
+    from .explorer import files
+
+    env = dict(os.environ)
+    env[files.USER_FOLDER_ENV] = str(folders.user)
+    env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    quiet = "ignore:Cookies with samesite=none require https:UserWarning"
+    env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), quiet) if w)
+    return env
+
+
+def host_warning(host: str, port: int) -> str | None:
+    """A warning when the explorer would listen beyond this machine: it has no login, so
+    anyone who can reach the address can use it (and read and write scenario files in its
+    folders)."""
+    import ipaddress
+    import socket
+
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        try:
+            addresses = {ipaddress.ip_address(a[4][0].split("%")[0])
+                         for a in socket.getaddrinfo(host, port)}
+        except (OSError, ValueError):
+            addresses = set()
+    if addresses and all(a.is_loopback for a in addresses):
+        return None
+    return (f"WARNING: --host {host} makes the explorer reachable from other machines. It has "
+            "no authentication: anyone who can reach this address can run the model, read the "
+            "scenario files in its folders and save new ones there. Use it only on a trusted "
+            "network, or keep the default 127.0.0.1.")
 
 
 def cmd_schema(args) -> int:

@@ -75,6 +75,12 @@ def _tasks(trace, tasks) -> str:
     return ", ".join(trace["labels"].get(t, t) for t in tasks) or "no tasks"
 
 
+def event_text(ev: dict, labels: dict[str, str]) -> str | None:
+    """One structured event of a run in words (None for events the story does not tell);
+    `labels` names the tasks. The trace and the explorer both use it."""
+    return _line({"labels": labels}, ev)
+
+
 def _line(trace: dict, ev: dict) -> str | None:  # noqa: C901 - one branch per kind of event
     k, d = ev["kind"], ev
     tasks = lambda ts: _tasks(trace, ts)  # noqa: E731

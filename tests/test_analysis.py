@@ -17,8 +17,8 @@ from sim.analysis.studies import (
     sensitivity,
     sweep,
 )
-from sim.cli import main
 from sim.api import run_scenario
+from sim.cli import main
 from sim.scenario import ScenarioError, from_mapping, load_scenario
 
 from .conftest import ROOT, world
@@ -209,10 +209,12 @@ def test_outcome_expressions():
     assert outcome_mask(df, 'formed and status.Pakistan == "deployed"').tolist() == \
         [True, False, False]
     assert outcome_mask(df, "param.x.y > 0.15").tolist() == [False, True, True]
-    with pytest.raises(ScenarioError, match="cannot evaluate"):
+    with pytest.raises(ScenarioError, match="unknown column 'status.Pakistn'"):
         outcome_mask(df, "status.Pakistn == 'deployed'")
+    with pytest.raises(ScenarioError, match="arithmetic is not allowed"):
+        outcome_mask(df, "param.x.y + 1 > 0")
     with pytest.raises(ScenarioError, match="true or false"):
-        outcome_mask(df, "param.x.y + 1")
+        outcome_mask(df, "param.x.y")
 
 
 def test_discover_command(tmp_path, capsys):
@@ -223,9 +225,11 @@ def test_discover_command(tmp_path, capsys):
     assert "PRIM box: density" in out and "israel.threat.Pakistan" in out
     folder = next((tmp_path / "baseline").glob("discovery-*"))
     assert (folder / "trajectory.png").exists() and (folder / "box.png").exists()
+    before = sorted(tmp_path.rglob("*"))
     assert main(["discover", str(BASELINE), "--outcome", "formed and nonsense > 1", "--runs",
-                 "1500", "--out", str(tmp_path), "--no-progress"]) == 2
-    assert "cannot evaluate" in capsys.readouterr().err
+                 "1700", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "unknown column 'nonsense'" in capsys.readouterr().err
+    assert sorted(tmp_path.rglob("*")) == before  # refused before running: no new folder
 
 
 # ----------------------------------------------------------------------------- Dask

@@ -21,6 +21,7 @@ from ..experiments.seeds import run_seed
 from ..model import simulate
 from ..scenario import LoadedScenario, ScenarioError
 from ..vocabulary import IN_FORCE
+from . import expression
 from .summary import wilson
 
 # --------------------------------------------------------------------------- evaluation
@@ -234,21 +235,24 @@ def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tup
 def outcome_mask(runs: pd.DataFrame, expr: str) -> np.ndarray:
     """Evaluate an outcome such as `formed and status.Pakistan == "deployed"` on the runs.
 
-    The expression is pandas query syntax; column names with dots (status.Pakistan,
-    troops.Egypt, param.israel.threshold) may be written as they are.
+    The expression is our own small grammar (`sim.analysis.expression`), never Python or pandas
+    code: column names as written (status.Pakistan, troops.Egypt, param.israel.threshold),
+    numbers, quoted text, comparisons, `in [...]`, and/or/not and parentheses.
     """
-    cols = sorted((c for c in runs.columns if "." in c), key=len, reverse=True)
-    text = expr
-    for c in cols:
-        text = re.sub(rf"(?<![`\w.]){re.escape(c)}(?![\w.])", f"`{c}`", text)
     try:
-        mask = runs.eval(text)
-    except Exception as e:  # pandas raises many kinds for a bad expression
-        raise ScenarioError([("--outcome", expr, f"cannot evaluate: {e}")]) from None
-    if not isinstance(mask, pd.Series) or mask.dtype != bool:
-        raise ScenarioError([("--outcome", expr, "must be true or false for each run, e.g. "
-                              "formed and status.Pakistan == \"deployed\"")])
-    return mask.to_numpy()
+        return expression.mask(runs, expr, expression.known_values(runs.columns, runs))
+    except expression.ExpressionError as e:
+        raise ScenarioError([("--outcome", "", e.format())]) from None
+
+
+def check_outcome(loaded: LoadedScenario, expr: str) -> None:
+    """Refuse a malformed outcome before any run: its syntax, its column names (the scenario's
+    declared runs columns) and the kinds of values it compares."""
+    cols = expression.runs_columns(loaded)
+    try:
+        expression.check(expr, cols, expression.known_values(cols))
+    except expression.ExpressionError as e:
+        raise ScenarioError([("--outcome", "", e.format())]) from None
 
 
 def discover(runs: pd.DataFrame, expr: str, min_density: float = 0.8,
@@ -268,8 +272,7 @@ def discover(runs: pd.DataFrame, expr: str, min_density: float = 0.8,
         raise ScenarioError([("--outcome", expr, "the scenario has no uncertain parameters "
                               "to search over")])
     if y.sum() == 0 or y.all():
-        raise ScenarioError([("--outcome", expr, f"the outcome holds in {int(y.sum())} of "
-                              f"{len(y)} runs: nothing to discover")])
+        raise ScenarioError([("--outcome", "", expression.no_match(runs, expr, y))])
     x = runs[xcols].rename(columns=lambda c: c[len("param."):]).reset_index(drop=True)
     p = prim.Prim(x, y, threshold=None, peel_alpha=peel_alpha, mass_min=min_mass)
     box = p.find_box()

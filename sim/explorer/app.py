@@ -2,11 +2,19 @@
 
 Launch with `python run.py explore`. Every browser session builds its own models (state lives in
 the page component, which Solara instantiates per session), so two sessions never share one.
+
+Whatever a browser sends (a path, a slider value, a seed) is treated as hostile: files go
+through `files` (confined to the permitted folders), numbers are checked and clipped, and every
+event handler catches every exception, shows one plain line on the page and logs the details
+to the server's stderr, never to the page.
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import sys
+import traceback
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -16,207 +24,420 @@ import solara
 from sim.analysis import plots
 from sim.analysis.summary import summarise
 from sim.experiments.runner import run_rows
+from sim.explorer import files
 from sim.explorer import logic as explorer
 from sim.scenario import ScenarioError
+from sim.trace import event_text
+from sim.vocabulary import REASON_LABELS
+
+#: batches kept in the history of a session (older ones are dropped)
+MAX_BATCHES = 20
+RUNS_MIN, RUNS_MAX = 100, 1000
+SEED_MAX = 2**63 - 1
+GROUPS = ("Willingness", "Domestic opposition", "Israel", "Convener")
+
+
+def _folders():
+    try:
+        return files.Folders.from_environment(), ""
+    except files.FileRefused as e:
+        return None, f"The explorer's user folder is unusable: {e}"
+
+
+FOLDERS, FOLDERS_ERROR = _folders()
+
+
+def _log_failure(what: str) -> None:
+    print(f"explorer: {what} failed:", file=sys.stderr)
+    traceback.print_exc(file=sys.stderr)
+
+
+def guarded(what: str, show):
+    """An event handler that cannot fail loudly: expected refusals (a bad path, an invalid
+    scenario) are shown as they are; anything else as one plain line, with the traceback on
+    the server's stderr only."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (ScenarioError, files.FileRefused) as e:
+                show(f"{what}: {e.format() if isinstance(e, ScenarioError) else e}")
+            except Exception as e:  # noqa: BLE001 - the page must never show a traceback
+                _log_failure(what)
+                show(f"{what} failed ({type(e).__name__}); the details are in the server's log")
+        return run
+    return wrap
+
+
+def _safe(what: str, fn, default=None):
+    """Run `fn` for a render; on failure log it and return (default, message)."""
+    try:
+        return fn(), ""
+    except (ScenarioError, files.FileRefused) as e:
+        return default, f"{what}: {e.format() if isinstance(e, ScenarioError) else e}"
+    except Exception as e:  # noqa: BLE001
+        _log_failure(what)
+        return default, f"{what} failed ({type(e).__name__}); the details are in the server's log"
+
+
+# ----------------------------------------------------------------------------- controls
 
 
 @solara.component
-def Slider(control: explorer.Control, values, set_values):
-    def on_value(v):
-        set_values({**values, control.path: float(v)})
+def ControlView(control: explorer.Control, setting, set_setting):
+    """One parameter: its value in words, a slider that shows its numbers, and for a
+    distribution a range slider (moving the range keeps the distribution) and a switch that
+    fixes one value instead."""
+    setting = explorer.valid_setting(control, setting)
+    fixed = setting is not None and "fix" in setting
+    solara.Text(f"{control.label}: {explorer.describe_setting(control, setting)}",
+                style={"display": "block", "font-size": "0.85rem"},
+                classes=["isf-control-value"])
+    with solara.Column(style={"padding-top": "26px"}):  # room for the numbers above the thumb
+        if control.uncertain and not fixed:
+            value = setting["range"] if setting else control.support
+            solara.SliderRangeFloat(control.label, value=tuple(value), min=control.low,
+                                    max=control.high, step=control.step, thumb_label="always",
+                                    on_value=lambda v: set_setting({"range": v}))
+        else:
+            value = setting["fix"] if fixed else control.initial
+            solara.SliderFloat(control.label, value=value, min=control.low, max=control.high,
+                               step=control.step, thumb_label="always",
+                               on_value=lambda v: set_setting({"fix": v}))
+    if control.uncertain:
+        solara.Switch(label="fix one value", value=fixed,
+                      on_value=lambda on: set_setting({"fix": control.initial} if on else None))
 
-    solara.SliderFloat(control.label, value=values.get(control.path, control.initial),
-                       min=control.low, max=control.high, step=control.step, on_value=on_value)
+
+# ----------------------------------------------------------------------------- one run
 
 
-@solara.component
-def RoundEvents(model, version: int):
-    """The events of the model's current round (`version` changes whenever the model steps)."""
-    lines = [e for e in model.events_log if e["round"] == model.round and e["kind"] != "round"]
-    if model.round == 0:
-        solara.Markdown("*Press **Next round** to start the negotiation.*")
-        return
+def _events_html(model, round_: int, title: str) -> str:
+    labels = {t: spec.label for t, spec in model.scenario.scenario.tasks.items()}
+    lines = [(e, event_text(e, labels)) for e in model.journal
+             if e["round"] == round_ and e["kind"] != "round"]
     items = "".join(f"<li><b>{html.escape(e['actor'] or 'World')}</b>: "
-                    f"{html.escape(e['text'])}</li>" for e in lines)
-    solara.HTML(tag="div", unsafe_innerHTML=f"<p><b>Round {model.round}</b> "
-                f"({model.round_start(model.round)} to {model.round_end(model.round)})</p>"
-                f"<ul class='isf-events'>{items}</ul>")
+                    f"{html.escape(text)}</li>" for e, text in lines if text) or \
+        "<li>nothing new</li>"
+    return (f"<p><b>{html.escape(title)}</b> ({model.round_start(round_)} to "
+            f"{model.round_end(round_)})</p><ul class='isf-events'>{items}</ul>")
+
+
+@solara.component
+def RoundEvents(model, story):
+    """The events of the model's current round and, once the run is over, of its decisive
+    round (the round that settled the outcome, which may lie before the last)."""
+    if model.round == 0:
+        solara.Markdown("*Press **Next round** to start the negotiation, or move the round "
+                        "timeline.*")
+        return
+    parts = [_events_html(model, model.round, f"Round {model.round}")]
+    if story is not None and not model.running and story.decisive_round != model.round:
+        parts.insert(0, _events_html(model, story.decisive_round,
+                                     f"The decisive round: round {story.decisive_round}"))
+    solara.HTML(tag="div", unsafe_innerHTML="".join(parts))
+
+
+# ----------------------------------------------------------------------------- batches
+
+
+def _history_html(rows: list[dict]) -> str:
+    head = ("<tr><th>Batch</th><th>Settings</th><th>Seed</th><th>Runs</th>"
+            "<th>P(force forms)</th><th>95% interval</th><th>Difference</th>"
+            "<th>95% interval of the difference</th></tr>")
+    body = []
+    for r in reversed(rows):
+        lo, hi = r["ci"]
+        if r["diff"] is None:
+            diff = ci = "-"
+        else:
+            d, dlo, dhi = r["diff"]
+            diff = f"{explorer.pp(d)} vs batch {r['reference']}"
+            ci = f"{explorer.pp(dlo)} to {explorer.pp(dhi)}"
+        cells = [str(r["batch"]), html.escape(r["settings"]), str(r["seed"]), f"{r['runs']:,}",
+                 f"{r['p']:.1%}", f"{lo:.1%} to {hi:.1%}", html.escape(diff), html.escape(ci)]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    style = ("<style>.isf-history td, .isf-history th {padding: 2px 10px; text-align: left; "
+             "border-bottom: 1px solid #ddd}</style>")
+    return (style + "<table class='isf-history' style='border-collapse: collapse'>" + head
+            + "".join(body) + "</table>")
+
+
+@solara.component
+def BatchHistory(batches, reference, set_reference):
+    numbers = [b.number for b in batches]
+    options = ["the previous batch", *[f"batch {n}" for n in numbers]]
+    chosen = "the previous batch" if reference not in numbers else f"batch {reference}"
+
+    def choose(text):
+        if isinstance(text, str) and text.startswith("batch ") and text[6:].isdigit():
+            set_reference(int(text[6:]))
+        else:
+            set_reference(None)
+
+    solara.Select("Compare each batch with", values=options, value=chosen, on_value=choose)
+    solara.HTML(tag="div", unsafe_innerHTML=_history_html(
+        explorer.history_rows(batches, reference)))
+    solara.Text("Differences are in percentage points (pp), with Newcombe's 95% interval. "
+                "Batches with the same seed share their random draws, so the interval (which "
+                "assumes independent batches) is conservative.")
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+@solara.component
+def Odds(loaded, overrides: tuple, seed: int, batches, set_batches):
+    """Batches of runs and their history. Its own component, so that the progress of a batch
+    re-renders only this part of the page."""
+    runs, set_runs = solara.use_state(300)
+    batch_request, set_batch_request = solara.use_state(0)
+    progress, set_progress = solara.use_state(0.0)
+    reference, set_reference = solara.use_state(None)
+    message, set_message = solara.use_state("")
+
+    def batch(cancel):
+        if batch_request == 0 or loaded is None:
+            return None
+        n = min(max(int(runs), RUNS_MIN), RUNS_MAX)
+        try:
+            chunk = max(20, n // 5)
+            rows: list[dict] = []
+            for start in range(0, n, chunk):  # the same runs as `run.py run` with this seed
+                if cancel.is_set():
+                    return None
+                rows += run_rows(loaded, seed, range(start, min(n, start + chunk)))
+                set_progress(min(1.0, len(rows) / n))
+            summary = summarise(pd.DataFrame(rows), loaded, seed)
+        except Exception as e:  # noqa: BLE001 - shown as one line, logged in full
+            _log_failure("a batch")
+            set_message(f"The batch failed ({type(e).__name__}); the details are in the "
+                        "server's log")
+            return None
+        set_batches(lambda old: [*old, explorer.Batch(
+            (old[-1].number + 1) if old else 1, list(overrides), seed, summary)][-MAX_BATCHES:])
+        return True
+
+    result = solara.use_thread(batch, dependencies=[batch_request])
+    latest = batches[-1] if batches else None
+    figures, figures_error = solara.use_memo(
+        lambda: _safe("The plots", lambda: _batch_figures(latest)),
+        [latest.number if latest else 0])
+
+    def start():
+        set_progress(0.0)
+        set_message("")
+        set_batch_request(batch_request + 1)
+
+    with solara.Row():
+        solara.SliderInt("Runs", value=runs, min=RUNS_MIN, max=RUNS_MAX, step=100,
+                         thumb_label="always", on_value=guarded("Not changed", set_message)(
+                             lambda v: set_runs(min(max(int(v), RUNS_MIN), RUNS_MAX))))
+        solara.Button("Run batch", on_click=guarded("The batch", set_message)(start),
+                      color="primary")
+    if message:
+        solara.Error(message)
+    if result.state == solara.ResultState.RUNNING:
+        solara.ProgressLinear(progress)
+        solara.Text(f"Running {runs} runs... {progress:.0%}")
+    if latest is None:
+        if result.state != solara.ResultState.RUNNING:
+            solara.Markdown("Press **Run batch** to see the odds under these settings.")
+        return
+    s = latest.summary
+    f = s["formation"][0]
+    solara.Markdown(f"### Batch {latest.number}: P(force forms by {s['deadline']}) = "
+                    f"**{f['probability']:.1%}** (95% interval {f['ci_low']:.1%} to "
+                    f"{f['ci_high']:.1%}, {s['runs']} runs)")
+    BatchHistory(batches, reference, set_reference)
+    if figures is None:
+        solara.Error(figures_error)
+        return
+    with solara.Columns([1, 1]):
+        solara.FigureMatplotlib(figures[0], format="png", dependencies=[latest.number])
+        solara.FigureMatplotlib(figures[1], format="png", dependencies=[latest.number])
+    solara.FigureMatplotlib(figures[2], format="png", dependencies=[latest.number])
+
+
+@solara.component
+def OneRun(loaded, seed: int):
+    """One run on a round timeline. Its own component (remounted, back at round 0, whenever
+    the settings or the seed change), so that stepping re-renders only this part."""
+    round_, set_round = solara.use_state(0)
+    message, set_message = solara.use_state("")
+    story, story_error = solara.use_memo(
+        lambda: _safe("The run", lambda: explorer.story(loaded, seed)), [])
+    # the model at the chosen round: re-run from the start (the run is deterministic)
+    model, model_error = solara.use_memo(
+        lambda: _safe("The run", lambda: explorer.run_to(loaded, seed, round_)), [round_])
+    network, network_error = solara.use_memo(
+        lambda: _safe("The drawing", lambda: _closed(explorer.network_figure(
+            model, story.decisive_round if story else None))) if model else (None, ""),
+        [round_])
+    if model is None or story is None:
+        solara.Error(model_error or story_error or "The run could not be made")
+        return
+    last = story.last_round
+
+    @guarded("The run", set_message)
+    def go_to(r):
+        set_round(min(max(int(r), 0), last))
+
+    with solara.Row():
+        solara.Button("Previous round", on_click=lambda: go_to(round_ - 1),
+                      disabled=round_ <= 0)
+        solara.Button("Next round", on_click=lambda: go_to(round_ + 1), color="primary",
+                      disabled=not model.running)
+        solara.Button("Run to the end", on_click=lambda: go_to(last),
+                      disabled=not model.running)
+        solara.Button(f"Decisive round ({story.decisive_round})",
+                      on_click=lambda: go_to(story.decisive_round))
+        solara.Button("Restart", on_click=lambda: go_to(0))
+    solara.SliderInt("Round", value=min(round_, last), min=0, max=max(last, 1),
+                     thumb_label="always", tick_labels="end_points", on_value=go_to)
+    if message:
+        solara.Error(message)
+    with solara.Columns([3, 2]):
+        if network is not None:
+            solara.FigureMatplotlib(network, format="png", dependencies=[round_])
+        else:
+            solara.Error(network_error)
+        RoundEvents(model, story)
+    if not model.running:
+        out = model.outcome()
+        decided = f"; decided in round {story.decisive_round}" \
+            if story.decisive_round != model.round else ""
+        solara.Text("Outcome: " + (f"the force formed on {out['formed_date']} (round "
+                                   f"{out['formed_round']})" if out["formed"] else
+                                   f"no force ({REASON_LABELS.get(out['reason'], out['reason'])})"
+                                   f"{decided}"),
+                    style={"display": "block", "font-weight": "bold"}, classes=["isf-outcome"])
+
+
+@solara.component
+def Settings(base, settings, set_settings, mandate, set_mandate, set_message):
+    """The sliders and the mandate's switches of a scenario."""
+    sliders = solara.use_memo(lambda: explorer.controls(base), [id(base)])
+
+    def set_setting(path):
+        def apply(value):
+            if value is None:
+                set_settings(lambda old: {k: v for k, v in old.items() if k != path})
+            else:
+                set_settings(lambda old: {**old, path: value})
+        return guarded("Not changed", set_message)(apply)
+
+    for group in GROUPS:
+        with solara.Details(group, expand=group in ("Israel", "Convener")):
+            for c in sliders:
+                if c.group == group:
+                    ControlView(c, settings.get(c.path), set_setting(c.path))
+    with solara.Details("Mandate tasks", expand=False):
+        @guarded("Not changed", set_message)
+        def toggle(task, on):
+            chosen = (set(mandate) | {task}) if on else (set(mandate) - {task})
+            set_mandate([x for x in base.scenario.tasks if x in chosen])
+
+        for t, spec in base.scenario.tasks.items():
+            solara.Checkbox(label=spec.label, value=t in mandate,
+                            on_value=lambda on, t=t: toggle(t, on))
+    solara.Button("Reset to the scenario", on_click=guarded("Not reset", set_message)(
+        lambda: (set_settings({}), set_mandate(list(base.scenario.mandate)))))
 
 
 @solara.component
 def Page():
     scenario_name, set_scenario_name = solara.use_state("baseline.yaml")
-    base = solara.use_memo(lambda: _load(scenario_name), [scenario_name])
-    values, set_values = solara.use_state({})
-    mandate, set_mandate = solara.use_state(list(base.scenario.mandate) if base else [])
+    settings, set_settings = solara.use_state({})
     seed, set_seed = solara.use_state(1)
-    runs, set_runs = solara.use_state(300)
-    run_version, set_run_version = solara.use_state(0)
-    batch_request, set_batch_request = solara.use_state(0)
-    progress, set_progress = solara.use_state(0.0)
-    save_name, set_save_name = solara.use_state("scenarios/my_scenario.yaml")
+    batches, set_batches = solara.use_state([])
+    save_name, set_save_name = solara.use_state("my_scenario.yaml")
     message, set_message = solara.use_state("")
-    steps, set_steps = solara.use_state(0)
     file_input, set_file_input = solara.use_state("")
     load_message, set_load_message = solara.use_state("")
 
-    current_overrides = explorer.overrides(base, values, mandate) if base else []
-
-    def load_current():
-        if base is None:
-            return None, f"Cannot load {scenario_name}"
-        try:
-            return explorer.load(scenario_name, current_overrides), ""
-        except ScenarioError as e:
-            return None, e.format()
-
-    # validated once per change of settings, not on every render (a step re-renders the page)
-    loaded, error = solara.use_memo(load_current, [scenario_name, tuple(current_overrides)])
-
-    # the step-through model: rebuilt when the settings, the seed or "Restart" change
-    model = solara.use_memo(lambda: explorer.start_run(loaded, seed) if loaded else None,
-                            [scenario_name, tuple(current_overrides), seed, run_version])
-
-    def batch(cancel):
-        if batch_request == 0 or loaded is None:
-            return None
-        chunk = max(20, runs // 10)
-        rows: list[dict] = []
-        for start in range(0, runs, chunk):  # the same runs as `run.py run` with this seed
-            if cancel.is_set():
-                return None
-            rows += run_rows(loaded, seed, range(start, min(runs, start + chunk)))
-            set_progress(min(1.0, len(rows) / runs))
-        return batch_request, summarise(pd.DataFrame(rows), loaded, seed)
-
-    result = solara.use_thread(batch, dependencies=[batch_request])
-    figures = solara.use_memo(lambda: _batch_figures(result.value), [result.value])
-    network = solara.use_memo(lambda: _closed(explorer.network_figure(model)) if model else None,
-                              [model, steps])
-
     solara.Title("ISF formation explorer")
-    if base is None:
-        solara.Error(error)
+    base, base_error = solara.use_memo(
+        lambda: _safe(f"Cannot load {scenario_name}",
+                      lambda: explorer.load(FOLDERS, scenario_name)), [scenario_name])
+    mandate, set_mandate = solara.use_state(list(base.scenario.mandate) if base else [])
+    current_overrides = solara.use_memo(
+        lambda: tuple(explorer.overrides(base, settings, mandate)) if base else (),
+        [scenario_name, repr(settings), tuple(mandate)])
+    # validated once per change of settings, not on every render
+    loaded, error = solara.use_memo(
+        lambda: _safe("These settings are not a valid scenario",
+                      lambda: explorer.load(FOLDERS, scenario_name, list(current_overrides)))
+        if base else (None, base_error), [scenario_name, current_overrides])
+    listed = solara.use_memo(lambda: files.listing(FOLDERS) if FOLDERS else [], [message])
+    if FOLDERS is None:  # after every hook: hooks run in the same order on every render
+        solara.Error(FOLDERS_ERROR)
         return
 
+    @guarded("Not loaded", set_load_message)
     def on_scenario(name):
+        new = explorer.load(FOLDERS, name)  # refused here, before the page's state changes
         set_scenario_name(name)
-        loaded = _load(name)
-        set_values({})
-        set_mandate(list(loaded.scenario.mandate) if loaded else [])
-        set_run_version(run_version + 1)
+        set_settings({})
+        set_mandate(list(new.scenario.mandate))
+        set_load_message("")
 
-    def step():
-        if model is not None and model.running:
-            model.step()
-            set_steps(steps + 1)
+    @guarded("Not loaded", set_load_message)
+    def load_file():
+        on_scenario(file_input)
 
-    def run_to_end():
-        if model is not None:
-            while model.running:
-                model.step()
-            set_steps(steps + 1)
+    @guarded("Not changed", set_message)
+    def on_seed(v):
+        set_seed(min(max(int(v or 0), 0), SEED_MAX))
 
+    @guarded("Not saved", set_message)
+    def save():
+        base_path = files.find(FOLDERS, scenario_name)
+        path = explorer.save_scenario(FOLDERS, base, base_path, list(current_overrides),
+                                      save_name, Path(save_name.strip()).stem)
+        shown = FOLDERS.shown(path)
+        set_message(f"Saved {shown}. Run it with: python run.py run {shown}")
 
     with solara.Sidebar():
         solara.Markdown("## Scenario")
-        shipped = explorer.shipped_scenarios()
-        solara.Select("Scenario", values=shipped if scenario_name in shipped else
-                      [*shipped, scenario_name], value=scenario_name, on_value=on_scenario)
+        solara.Select("Scenario", values=listed if scenario_name in listed else
+                      [*listed, scenario_name], value=scenario_name, on_value=on_scenario)
         solara.InputText("Or a scenario file (path)", value=file_input,
                          on_value=set_file_input)
-
-        def load_file():
-            try:
-                explorer.load(file_input)
-            except ScenarioError as e:
-                set_load_message(f"Not loaded: {e.format()}")
-                return
-            set_load_message("")
-            on_scenario(file_input)
-
+        solara.Text(f"Files are read from {FOLDERS.describe()} only, and saved to "
+                    f"{FOLDERS.shown(FOLDERS.user)}.", style={"display": "block"})
         solara.Button("Load file", on_click=load_file, disabled=not file_input)
-        if load_message:
-            solara.Error(load_message)
-        solara.InputInt("Seed", value=seed, on_value=lambda v: set_seed(int(v or 0)))
-        sliders = explorer.controls(base)
-        for group in ("Willingness", "Domestic opposition", "Israel", "Convener"):
-            with solara.Details(group, expand=group in ("Israel", "Convener")):
-                for c in sliders:
-                    if c.group == group:
-                        Slider(c, values, set_values)
-        with solara.Details("Mandate tasks", expand=False):
-            def toggle(task, on):
-                chosen = (set(mandate) | {task}) if on else (set(mandate) - {task})
-                set_mandate([x for x in base.scenario.tasks if x in chosen])
-
-            for t, spec in base.scenario.tasks.items():
-                solara.Checkbox(label=spec.label, value=t in mandate,
-                                on_value=lambda on, t=t: toggle(t, on))
+        with solara.Column():
+            if load_message:
+                solara.Error(load_message)
+        solara.InputInt("Seed", value=seed, on_value=on_seed)
+        with solara.Column():
+            if base is not None:
+                Settings(base, settings, set_settings, mandate, set_mandate, set_message)
         solara.Markdown("## Save")
-        solara.InputText("Save as (path)", value=save_name, on_value=set_save_name)
-
-        def save():
-            try:
-                path = explorer.save_scenario(base, _path(scenario_name), current_overrides,
-                                              save_name, Path(save_name).stem)
-                shown = path.relative_to(explorer.ROOT) if path.is_relative_to(explorer.ROOT) \
-                    else path
-                set_message(f"Saved {shown}. Run it with: python run.py run {shown}")
-            except (ValueError, ScenarioError) as e:
-                set_message(f"Not saved: {e}")
-
-        solara.Button("Save settings as a scenario", on_click=save, color="primary")
+        solara.InputText("Save as (file name)", value=save_name, on_value=set_save_name)
+        solara.Button("Save settings as a scenario", on_click=save, color="primary",
+                      disabled=base is None)
         if message:
-            solara.Markdown(message)
+            solara.Info(message)
 
     solara.Markdown("# How the Gaza stabilisation force gets formed")
-    if current_overrides:
-        solara.Markdown("**Changed from the scenario:** `" + "`, `".join(current_overrides)
-                        + "`")
-    if error:
-        solara.Error(error)
+    # conditional parts sit inside a fixed container: a part appearing must not shift the
+    # components after it, which would remount them and lose their state (a running batch)
+    with solara.Column():
+        if current_overrides:
+            solara.Text("Changed from the scenario: " + ", ".join(current_overrides),
+                        style={"display": "block"}, classes=["isf-changed"])
+    problem = error or base_error
+    if problem or loaded is None:
+        solara.Error(problem or "No scenario loaded")
         return
     with solara.lab.Tabs():
         with solara.lab.Tab("Odds (batch of runs)"):
-            with solara.Row():
-                solara.SliderInt("Runs", value=runs, min=100, max=1000, step=100,
-                                 on_value=set_runs)
-                solara.Button("Run batch", on_click=lambda: (set_progress(0.0),
-                                                             set_batch_request(
-                                                                 batch_request + 1)),
-                              color="primary")
-            if result.state == solara.ResultState.RUNNING:
-                solara.ProgressLinear(progress)
-                solara.Text(f"Running {runs} runs... {progress:.0%}")
-            elif result.value is not None:
-                number, s = result.value
-                f = s["formation"][0]
-                solara.Markdown(f"### Batch {number}: P(force forms by {s['deadline']}) = "
-                                f"**{f['probability']:.1%}** "
-                                f"(95% interval {f['ci_low']:.1%} to {f['ci_high']:.1%}, "
-                                f"{s['runs']} runs)")
-                with solara.Columns([1, 1]):
-                    solara.FigureMatplotlib(figures[0], format="png", dependencies=[number])
-                    solara.FigureMatplotlib(figures[1], format="png", dependencies=[number])
-                solara.FigureMatplotlib(figures[2], format="png", dependencies=[number])
-            else:
-                solara.Markdown("Press **Run batch** to see the odds under these settings.")
+            Odds(loaded, current_overrides, seed, batches, set_batches)
         with solara.lab.Tab("One run, round by round"):
-            with solara.Row():
-                solara.Button("Next round", on_click=step, color="primary",
-                              disabled=not model.running)
-                solara.Button("Run to the end", on_click=run_to_end,
-                              disabled=not model.running)
-                solara.Button("Restart", on_click=lambda: set_run_version(run_version + 1))
-            with solara.Columns([3, 2]):
-                solara.FigureMatplotlib(network, format="png", dependencies=[steps, model])
-                RoundEvents(model, steps)
-            if not model.running:
-                out = model.outcome()
-                solara.Markdown("**Outcome:** " + (f"the force formed on {out['date']}"
-                                                   if out["formed"] else
-                                                   f"no force ({out['reason']})"))
+            OneRun(loaded, seed).key(f"{scenario_name}|{current_overrides}|{seed}")
 
 
 def _closed(fig):
@@ -225,24 +446,9 @@ def _closed(fig):
     return fig
 
 
-def _batch_figures(value):
-    if value is None:
+def _batch_figures(batch):
+    if batch is None:
         return None
-    s = value[1]
+    s = batch.summary
     return [_closed(f) for f in (plots.country_status(s), plots.outcome_breakdown(s),
                                  plots.formation_over_time(s))]
-
-
-def _path(name: str) -> Path:
-    p = Path(name)
-    for candidate in (p, explorer.SCENARIOS / name, explorer.ROOT / name):
-        if candidate.exists():
-            return candidate
-    return p
-
-
-def _load(name: str):
-    try:
-        return explorer.load(name)
-    except ScenarioError:
-        return None

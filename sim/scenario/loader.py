@@ -112,10 +112,16 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
-    """Read a scenario file and its `extends` ancestors; return the merged mapping and texts."""
+def read_raw(path: str | Path, _chain: tuple[Path, ...] = (), *,
+             within: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
+    """Read a scenario file and its `extends` ancestors; return the merged mapping and texts.
+
+    `within`: if given, every file (the scenario and each parent) must lie, after symlinks are
+    resolved, inside one of these folders; anything else is refused before it is opened."""
     path = Path(path)
     shown = str(path)
+    if within:
+        _check_within(path, within, shown)
     if not path.exists():
         raise ScenarioError([(shown, "", "file not found")])
     if path.is_dir():
@@ -136,14 +142,25 @@ def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, dic
     if parent_path in chain:
         cycle = " -> ".join(p.name for p in (*chain, parent_path))
         raise ScenarioError([(shown, "extends", f"circular extends: {cycle}")])
+    if within:  # before the existence check below, which would tell what exists outside
+        _check_within(parent_path, within, shown, key="extends")
     if not parent_path.exists():
         raise ScenarioError([(shown, "extends", f"parent scenario '{parent}' not found "
                               f"(looked for {parent_path})")])
-    base, parent_texts = read_raw(parent_path, chain)
+    base, parent_texts = read_raw(parent_path, chain, within=within)
     child = {k: v for k, v in data.items() if k != "extends"}
     merged = deep_merge({k: v for k, v in base.items() if k != "extends"}, child)
     merged["extends"] = parent
     return merged, {**parent_texts, **texts}
+
+
+def _check_within(path: Path, within: tuple[Path, ...], shown: str, key: str = "") -> None:
+    """Confinement for callers that serve other people (the explorer): `path`, symlinks
+    resolved, must lie inside one of the folders `within` (also resolved)."""
+    real = path.resolve()
+    if not any(real.is_relative_to(root.resolve()) for root in within):
+        raise ScenarioError([(shown, key, "outside the folders scenarios may be read from ("
+                              + ", ".join(str(r) for r in within) + ")")])
 
 
 # --------------------------------------------------------------------------- validation
@@ -628,9 +645,12 @@ def apply_overrides(data: dict, overrides, file: str) -> dict:
     return data
 
 
-def load_scenario(path: str | Path, overrides=()) -> LoadedScenario:
-    """Read, merge (`extends`), apply `--set` overrides, validate and prepare a scenario file."""
-    data, texts = read_raw(path)
+def load_scenario(path: str | Path, overrides=(), *, within: tuple[Path, ...] = ()
+                  ) -> LoadedScenario:
+    """Read, merge (`extends`), apply `--set` overrides, validate and prepare a scenario file.
+
+    `within` confines reading to these folders (see `read_raw`); empty means anywhere."""
+    data, texts = read_raw(path, within=tuple(within))
     overrides = list(overrides)
     if overrides:
         data = apply_overrides(data, overrides, str(path))
