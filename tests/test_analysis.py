@@ -17,8 +17,8 @@ from sim.analysis.studies import (
     sensitivity,
     sweep,
 )
-from sim.cli import main
 from sim.api import run_scenario
+from sim.cli import main
 from sim.scenario import ScenarioError, from_mapping, load_scenario
 
 from .conftest import ROOT, world

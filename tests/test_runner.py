@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from sim import run_experiment
-from sim.cli import main
 from sim.api import run_scenario
+from sim.cli import main
 from sim.experiments.store import load_result
 from sim.scenario import load_scenario
 
