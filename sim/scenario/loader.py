@@ -70,7 +70,7 @@ def _refuse_tag(loader, node):
                        node.start_mark, loader.path_of(node))
 
 
-_INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_INT_12 = re.compile(r"^[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 _FLOAT_12 = re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
                           |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
 
@@ -388,9 +388,9 @@ def read_raw(path: str | Path, *, roots=None) -> tuple[dict, dict[str, str]]:
         if parent_real in chain:
             cycle = " -> ".join(p.name for p in (*chain, parent_real))
             raise ScenarioError([(child, "extends", f"circular extends: {cycle}")])
-        if len(chain) >= MAX_EXTENDS:
+        if len(chain) >= MAX_EXTENDS:  # a fault of the whole chain: named from its top
             names = [p.name for p in chain]
-            raise ScenarioError([(child, "extends", f"more than {MAX_EXTENDS} files in a chain "
+            raise ScenarioError([(shown, "extends", f"more than {MAX_EXTENDS} files in a chain "
                                   f"of extends: {' -> '.join(names[:3])} -> ... -> "
                                   f"{' -> '.join(names[-2:])} -> {parent_real.name}")])
         try:
@@ -403,7 +403,7 @@ def read_raw(path: str | Path, *, roots=None) -> tuple[dict, dict[str, str]]:
                 from None
         total += len(text.encode())
         if total > MAX_CHAIN_BYTES:
-            raise ScenarioError([(child, "extends", f"the files of this chain of extends hold "
+            raise ScenarioError([(shown, "extends", f"the files of this chain of extends hold "
                                   f"more than {_size(MAX_CHAIN_BYTES)} together")])
         chain.append(parent_real)
         layers.append((str(parent_real), _read_yaml(str(parent_real), text, budget), text))
@@ -485,10 +485,13 @@ def _dotted(loc) -> str:
 def _in_data(loc: tuple, data, missing: bool) -> tuple:
     """The parts of a pydantic error location that are keys or indices of the input itself.
 
-    Pydantic puts labels of its own in a location (union members such as 'float' or
-    'function-after[...]', discriminator tags) which mean nothing to a reader; following the
-    input drops them whatever the schema's shape. The last part of a 'missing' error is kept.
+    Pydantic puts labels of its own in a location (discriminator tags, union members such as
+    'float' or 'function-after[...]') which mean nothing to a reader. Tags are removed by
+    following the schema first (a tag such as 'choice' is also a key of the input); following
+    the input then drops any other label, whatever the schema's shape. The last part of a
+    'missing' error is kept.
     """
+    _, loc = _annotation_at(loc)
     out, node = [], data
     for i, part in enumerate(loc):
         if isinstance(node, dict) and part in node:
