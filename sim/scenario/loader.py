@@ -131,8 +131,8 @@ class _ScenarioLoader(yaml.SafeLoader):
         self.spent += n
         if self.spent > self.max_nodes:
             raise _YAMLProblem(
-                f"more than {MAX_NODES:,} values in this file and the files it extends (an "
-                "alias counts at every use; a scenario holds a few thousand)", event.start_mark,
+                f"more than {MAX_NODES:,} values, counting the files it extends and every use "
+                "of an alias (a scenario holds a few thousand)", event.start_mark,
                 self._composing())
 
     def _composing(self) -> str:
