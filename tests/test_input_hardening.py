@@ -429,7 +429,8 @@ def test_file_size_is_capped_per_file_and_per_chain(folder):
     for i, name in enumerate(names):
         parent = names[i + 1] if i + 1 < len(names) else "base.yaml"
         write(folder, name, f"extends: {parent}\nname: p\n{pad}")
-    refused(folder, folder / names[0], "more than 2 MiB together")
+    rc, _, err = cli(["validate", str(folder / names[0])])  # once: each file takes a second
+    assert rc == 2 and f"{folder / names[0]}: extends: " in err and "more than 2 MiB" in err
 
 
 def test_only_utf8_text_folders_and_existing_files(folder):
@@ -551,7 +552,7 @@ def test_values_yaml_cannot_build_are_messages(folder, text, key, problem):
 # --------------------------------------------------------------------------- messages
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(st.floats(1, 1.001, exclude_min=True) | st.floats(-0.001, -5e-324))
 def test_out_of_range_values_are_reported_unrounded(x):
     """A value such as 1.0000001 is never shown as 'got 1': the number in the message reads
