@@ -6,17 +6,20 @@ import copy
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from sim.model import NegotiationModel
 from sim.scenario import deep_merge, from_mapping, load_scenario
 
+# Property tests without their own `max_examples` follow the profile: a modest number of cases
+# by default (CI), at least 2,000 with `pytest --hypothesis-profile=slow`. This file is loaded
+# before the option is read, so both profiles exist by then.
+_PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("default", max_examples=25, **_PROFILE)
+settings.register_profile("slow", max_examples=2_000, **_PROFILE)
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-
-settings.register_profile("ci", max_examples=60, deadline=None)
-settings.register_profile("slow", max_examples=2000, deadline=None)
-settings.load_profile("ci")
 
 #: Two eager, unconditioned states of 600 troops each, a target of 1,000, no noise, no
 #: pressure, no domestic politics: the force forms in round 1 unless a test changes something.

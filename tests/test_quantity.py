@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from sim.scenario.quantity import Prob, Quantity
+from sim.scenario.quantity import Prob, Quantity, fmt_number, parse_number
 
 Q = TypeAdapter(Quantity)
 P = TypeAdapter(Prob)
@@ -48,6 +52,8 @@ def test_choice_with_zero_weight_is_never_drawn():
     {"uniform": [3, 1]}, {"triangular": [0, 5, 3]}, {"truncnormal": [0, -1, 0, 1]},
     {"beta": [0, 1]}, {"choice": []}, {"choice": [1, 2], "weights": [1]},
     {"uniform": [0, 1], "triangular": [0, 0, 1]}, "0.5", True, float("nan"),
+    float("inf"), 10**400, 2e9, {"value": "0.5"}, {"uniform": [0, "1"]}, {"beta": [2, 2, 0]},
+    {"beta": [1e-4, 2]}, {"choice": [1, True]}, {"truncnormal": [0, float("inf"), 0, 1]},
 ])
 def test_invalid_forms_rejected(bad):
     with pytest.raises(ValidationError):
@@ -61,3 +67,22 @@ def test_range_checked_on_the_whole_support():
     with pytest.raises(ValidationError):
         P.validate_python({"beta": [2, 2, 0, 2]})
     assert P.validate_python({"value": 0.3, "source": "x"}).value == 0.3
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-10**20, 10**20))
+def test_numbers_are_shown_unrounded(x):
+    """What a message shows reads back to exactly the number given (1.0000001 is no '1')."""
+    assert float(fmt_number(x)) == float(x)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-Infinity", "1e999", "1_0", "0x1", "", "e5",
+                                  "1e", "2e9", "--1"])
+def test_command_line_numbers_refuse_what_is_not_a_finite_number(text):
+    with pytest.raises(ValueError):
+        parse_number(text)
+
+
+@pytest.mark.parametrize("text, value", [("0.5", 0.5), (" -1 ", -1.0), (".5", 0.5),
+                                         ("1e3", 1000.0), ("5.", 5.0), ("1e9", 1e9)])
+def test_command_line_numbers(text, value):
+    assert parse_number(text) == value and math.isfinite(value)

@@ -124,7 +124,7 @@ BAD = {
                            "got values from 0.5 to 1.3"),
     "negative_troops": ("extends: base.yaml\nname: t\ncountries:\n  Pakistan:\n"
                         "    capacity: {troops: -5}\n", "countries.Pakistan.capacity.troops",
-                        "must be >= 0; got -5"),
+                        "must be in [0, 1e9]; got -5"),
     "bad_distribution": ("extends: base.yaml\nname: t\nenvironment:\n"
                          "  ceasefire: {triangular: [0.9, 0.5, 0.7]}\n", "environment.ceasefire",
                          "low <= mode <= high"),

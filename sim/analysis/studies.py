@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ from ..experiments.runner import Progress, ScenarioSpec, loaded_of, run_tasks
 from ..experiments.seeds import run_seed
 from ..model import simulate
 from ..scenario import LoadedScenario, ScenarioError
+from ..scenario.quantity import parse_number
 from ..vocabulary import IN_FORCE
 from . import expression
 from .summary import wilson
@@ -81,29 +81,35 @@ def numeric_path(loaded: LoadedScenario, path: str, option: str) -> str:
 
 
 def check_value(loaded: LoadedScenario, path: str, value: float, option: str) -> float:
+    """`value` as a float if it is a finite number in the parameter's range."""
     try:
-        loaded.bounds[path](value)
+        return float(loaded.bounds[path](value))
     except ValueError as e:
         raise ScenarioError([(loaded.path, path, f"{option}: {e}")]) from None
-    return float(value)
 
 
 def parse_vary(loaded: LoadedScenario, text: str) -> tuple[str, list[float]]:
     """`KEY=START:STOP:STEPS` -> (KEY, the STEPS values from START to STOP)."""
     key, _, spec = text.partition("=")
-    m = re.fullmatch(r"\s*([-+0-9.eE]+):([-+0-9.eE]+):(\d+)\s*", spec)
-    if not key or not m:
+    parts = spec.split(":")
+    if not key.strip() or len(parts) != 3:
         raise ScenarioError([("--vary", text, "expected KEY=START:STOP:STEPS, e.g. "
                               "countries.Pakistan.domestic.opposition_strength=0:1:6")])
     path = numeric_path(loaded, key.strip(), "--vary")
     try:
-        start, stop, steps = float(m[1]), float(m[2]), int(m[3])
-    except ValueError:
-        raise ScenarioError([("--vary", text, "START and STOP must be numbers")]) from None
-    if steps < 2:
-        raise ScenarioError([("--vary", text, "STEPS must be at least 2")])
-    values = [float(v) for v in np.linspace(start, stop, steps)]
-    for v in values:
+        start, stop = parse_number(parts[0]), parse_number(parts[1])
+    except ValueError as e:
+        raise ScenarioError([("--vary", text, f"START and STOP must be finite numbers: {e}")]) \
+            from None
+    steps, max_steps = parts[2].strip(), 1_000  # finer than any plot shows; two stay <= 10^6
+    if not steps.isdecimal():
+        raise ScenarioError([("--vary", text, f"STEPS must be a whole number, got "
+                              f"{steps[:20]!r}")])
+    if not 2 <= int(steps) <= max_steps:
+        raise ScenarioError([("--vary", text, "STEPS must be at least 2" if int(steps) < 2
+                              else f"STEPS must be at most {max_steps:,}")])
+    values = [float(v) for v in np.linspace(start, stop, int(steps))]
+    for v in (start, stop, *values):
         check_value(loaded, path, v, "--vary")
     return path, values
 
@@ -113,12 +119,18 @@ def parse_param(loaded: LoadedScenario, text: str) -> tuple[str, tuple[float, fl
     key, sep, spec = text.partition("=")
     path = numeric_path(loaded, key.strip(), "--param")
     if sep:
-        m = re.fullmatch(r"\s*([-+0-9.eE]+):([-+0-9.eE]+)\s*", spec)
-        if not m or not float(m[1]) < float(m[2]):
+        parts = spec.split(":")
+        if len(parts) != 2:
             raise ScenarioError([("--param", text, "expected KEY=LO:HI with LO < HI")])
-        lo, hi = check_value(loaded, path, float(m[1]), "--param"), \
-            check_value(loaded, path, float(m[2]), "--param")
-        return path, (lo, hi)
+        try:
+            lo, hi = parse_number(parts[0]), parse_number(parts[1])
+        except ValueError as e:
+            raise ScenarioError([("--param", text, f"LO and HI must be finite numbers: {e}")]) \
+                from None
+        if not lo < hi:
+            raise ScenarioError([("--param", text, "expected KEY=LO:HI with LO < HI")])
+        return path, (check_value(loaded, path, lo, "--param"),
+                      check_value(loaded, path, hi, "--param"))
     dist = dict(loaded.uncertain).get(path)
     if dist is None:
         raise ScenarioError([(loaded.path, path, "--param: this parameter is fixed in the "

@@ -36,7 +36,7 @@ def load(folders: files.Folders, name_or_path: str, extra: list[str] | None = No
     """A scenario file named on the page: a path relative to the user folder or to scenarios/,
     or an absolute path, inside the permitted folders (so are its `extends` parents)."""
     path = files.find(folders, name_or_path)
-    return load_scenario(path, extra or [], within=folders.roots)
+    return load_scenario(path, extra or [], roots=folders.roots)
 
 
 # --------------------------------------------------------------------------- controls
@@ -448,7 +448,7 @@ def save_scenario(folders: files.Folders, loaded: LoadedScenario, base_file: str
     target = Path(dest.strip()) if Path(dest.strip()).is_absolute() else folders.user / dest.strip()
     path = files.save_text(folders, dest, content(Path(os.path.realpath(target.parent))))
     try:
-        load_scenario(path, within=folders.roots)
+        load_scenario(path, roots=folders.roots)
     except Exception:
         files.remove(folders, path)
         raise

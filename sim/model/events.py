@@ -4,15 +4,11 @@ regional war) that change parameters or state from a round on, or halt the talks
 
 from __future__ import annotations
 
-import math
+from ..scenario.quantity import require_finite
 
 #: paths an event changes in the run's state, not in its parameters (their current value is the
 #: state's: an `add` shifts what the run has reached, not the starting value)
 STATE_PATHS = ("convener.pressure", "convener.clarity")
-
-
-class RunValueError(ValueError):
-    """A run met a value it cannot use (for example a non-finite number after an event)."""
 
 
 def strike(model) -> bool:
@@ -58,9 +54,8 @@ def apply(m, ev) -> list[tuple[str, object, object]]:
             if isinstance(old, bool) or isinstance(value, bool):
                 new = bool(value)
             else:
-                new = value if kind == "set" else old + value
-                if not math.isfinite(new):
-                    raise RunValueError(f"event '{ev.name}': {path} would become {new!r}")
+                new = require_finite(path, value if kind == "set" else old + value,
+                                     f"in round {m.round}, event '{ev.name}'")
                 bound = m.scenario.bounds.get(path)
                 if bound is not None:
                     new = bound.clip(float(new))

@@ -1231,10 +1231,6 @@ POOL_REASONS = (VETOED, BLOCKED_AT_HOME, DECLINED_MANDATE, CONDITIONS_UNMET, PLE
 STANDING_CODES = (5, 6, 7, 9, 8)
 
 
-class RunError(ValueError):
-    """A run met a value it cannot use (a non-finite number after an event)."""
-
-
 def _rows_as_strings(matrix: np.ndarray, make) -> np.ndarray:
     """Turn each row of a small-integer or boolean matrix into a string with `make(row)`,
     computing each distinct row once."""
@@ -1288,9 +1284,11 @@ def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals:
            plan.ev_vals, R, counterfactuals, rounds, Pout, r_f, r_status, r_mandate,
            o["status"], o["pledge"], o["role"], o["cround"], o["eround"], o["mandate"],
            o["members"], o["fired"], o["ever"], o["f"], o["i"], tried, formed_with, errors)
-    if errors.any():
-        i = int(np.argmax(errors))
-        raise RunError(f"run seed {int(seeds[i])}: an event would make a value non-finite")
+    if errors.any():  # the reference model names the event and the value, and stops
+        from .run import simulate
+
+        simulate(loaded, int(seeds[int(np.argmax(errors))]), fixed=fixed)
+        raise RuntimeError("the fast path met a non-finite value the reference did not")
     return _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, Pout, rounds,
                     r_f, r_status, r_mandate, contributors, names)
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import errno
 import hashlib
+import os
+import re
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,63 +26,234 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ValidationError
 
 from .. import rng
-from .quantity import FORM_KEYS, FlagForm, InRange, _Form, fixed_value, is_distribution
+from .errors import ScenarioError
+from .quantity import (
+    FORM_KEYS,
+    FlagForm,
+    InRange,
+    _Form,
+    describe_value,
+    fixed_value,
+    is_distribution,
+)
 from .schema import CrossReferenceError, Event, Scenario
 from .tree import get_path, set_path
 
+# --------------------------------------------------------------------------- limits
 
-class ScenarioError(Exception):
-    """A scenario that cannot be used. `problems` holds (file, key path, message) triples."""
-
-    def __init__(self, problems: list[tuple[str, str, str]]):
-        self.problems = problems
-        super().__init__(self.format())
-
-    def format(self) -> str:
-        lines = []
-        for file, key, msg in self.problems:
-            where = f"{file}: {key}: " if key else f"{file}: "
-            lines.append(where + msg)
-        return "\n".join(lines)
+#: bytes of one scenario file (the baseline, the largest shipped file, has about 20 KB)
+MAX_FILE_BYTES = 1 << 20
+#: bytes of a file and all its `extends` ancestors together: reading YAML in pure Python takes
+#: up to about 2.5 s per MiB, so this bounds the time a hostile chain can take
+MAX_CHAIN_BYTES = 2 << 20
+#: files in a chain of `extends` (the file itself included)
+MAX_EXTENDS = 32
+#: YAML values (mappings, lists, scalars; an alias counted at every use) of a file and its
+#: ancestors together; the baseline holds about 1,300
+MAX_NODES = 50_000
+#: nesting of mappings and lists (a scenario nests about 6 deep)
+MAX_DEPTH = 64
 
 
 # --------------------------------------------------------------------------- YAML reading
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+class _YAMLProblem(yaml.MarkedYAMLError):
+    """A problem found while reading YAML, with the key path where it was found."""
+
+    def __init__(self, problem: str, mark, path: str = ""):
+        super().__init__(None, None, problem, mark)
+        self.key_path = path
 
 
-def _construct_mapping(loader, node, deep=False):
-    seen = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+def _refuse_tag(loader, node):
+    raise _YAMLProblem(f"the tag '{node.tag}' is not supported in a scenario file",
+                       node.start_mark, loader.path_of(node))
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_INT_12 = re.compile(r"^[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_12 = re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+                          |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
 
 
-def _read_yaml(path: Path, text: str) -> dict:
-    shown = str(path)
+class _ScenarioLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (pure Python, so no C recursion), hardened for hostile files.
+
+    - Caps: nesting depth, and the number of values with every alias expanded ("billion
+      laughs" fails at once, without building anything big); an alias inside the very
+      mapping or list it names (an endless structure) is refused.
+    - Numbers as in YAML 1.2: `1e5` is a number, `012` is twelve (not octal ten) and `1:30` is
+      text (not ninety), so no number is silently misread; `.nan` and `.inf` are read as such
+      and refused by the schema with a clear message.
+    - Mapping keys are always the text written (`1:` and `no:` are '1' and 'no', not a number
+      or false); a duplicate key, the merge key `<<` and unusual tags (`!!set`, `!!binary`,
+      ...) are refused.
+    """
+
+    def __init__(self, stream, max_nodes: int = MAX_NODES):
+        super().__init__(stream)
+        self.max_nodes = max_nodes
+        self.spent = 0
+        self._keys: list = []  # the key or index of each node being composed, outermost first
+        self._sizes: dict = {}  # node -> its number of values, aliases expanded
+        self._where: dict = {}  # node -> (parent node, key node or index), for key paths
+
+    # ---- composing: sizes, depth, endless aliases
+
+    def compose_node(self, parent, index):
+        self._keys.append(index)
+        try:
+            return self._compose(parent, index)
+        finally:
+            self._keys.pop()
+
+    def _compose(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if node not in self._sizes:  # still being composed: the alias lies inside it
+                raise _YAMLProblem(f"the alias *{event.anchor} lies inside the mapping or list "
+                                   "it names, which would make it endless", event.start_mark,
+                                   self._composing())
+            self._spend(self._sizes[node], event)
+            return node
+        if len(self._keys) > MAX_DEPTH and isinstance(
+                event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            raise _YAMLProblem(f"mappings and lists nested more than {MAX_DEPTH} deep",
+                               event.start_mark, self._composing())
+        before = self.spent
+        node = super().compose_node(parent, index)
+        self._where.setdefault(node, (parent, index))
+        self._spend(1, event)
+        self._sizes[node] = self.spent - before
+        return node
+
+    def _spend(self, n: int, event) -> None:
+        self.spent += n
+        if self.spent > self.max_nodes:
+            raise _YAMLProblem(
+                f"more than {MAX_NODES:,} values, counting the files it extends and every use "
+                "of an alias (a scenario holds a few thousand)", event.start_mark,
+                self._composing())
+
+    def _composing(self) -> str:
+        return _short_path([_key_of(k) for k in self._keys if k is not None])
+
+    def path_of(self, node) -> str:
+        parts: list = []
+        parent, index = self._where.get(node, (None, None))
+        while parent is not None:
+            if index is not None:
+                parts.append(_key_of(index))
+            parent, index = self._where.get(parent, (None, None))
+        return _short_path(parts[::-1])
+
+    # ---- constructing
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, ArithmeticError) as e:  # e.g. a date 2026-13-45
+            raise _YAMLProblem(f"cannot read the value '{str(node.value)[:40]}': {e}",
+                               node.start_mark, self.path_of(node)) from None
+
+    def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            raise _YAMLProblem("expected a mapping", node.start_mark, self.path_of(node))
+        out: dict = {}
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _YAMLProblem(
+                    "the YAML merge key '<<' is not supported (it merges shallowly, unlike "
+                    "'extends'): write the keys out, or put shared settings in a parent "
+                    "scenario and use 'extends'", key_node.start_mark, self.path_of(node))
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _YAMLProblem("a key must be a name, not a mapping or a list",
+                                   key_node.start_mark, self.path_of(node))
+            key = key_node.value
+            if key in first:
+                raise _YAMLProblem(f"duplicate key '{key}' (first at line {first[key] + 1})",
+                                   key_node.start_mark, self.path_of(node))
+            first[key] = key_node.start_mark.line
+            out[key] = self.construct_object(value_node, deep=deep)
+        return out
+
+    def construct_yaml_int(self, node):
+        text = str(self.construct_scalar(node))
+        body = text.lstrip("+-")
+        base = 16 if body[:2] in ("0x", "0X") else 8 if body[:2] in ("0o", "0O") else 10
+        return int(text if base == 10 else text[: len(text) - len(body)] + body[2:], base)
+
+
+def _short_path(parts: list) -> str:
+    """A key path for a message; a hostile depth is elided in the middle."""
+    if len(parts) > 12:
+        return f"{_dotted(parts[:6])}...{_dotted(parts[-3:])}"
+    return _dotted(parts)
+
+
+def _key_of(index):
+    """A key path part from PyYAML's composer: a key node (its text) or a list index."""
+    if isinstance(index, yaml.Node):
+        return str(index.value) if isinstance(index, yaml.ScalarNode) else "?"
+    return index
+
+
+def _resolvers_12(resolvers: dict) -> dict:
+    """YAML 1.1's implicit types without its numbers (octal 012, sexagesimal 1:30, `=`),
+    plus YAML 1.2's."""
+    dropped = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:value"}
+    out = {ch: [(t, r) for t, r in rs if t not in dropped] for ch, rs in resolvers.items()}
+    for ch in "-+0123456789.":
+        out.setdefault(ch, []).extend([("tag:yaml.org,2002:int", _INT_12),
+                                       ("tag:yaml.org,2002:float", _FLOAT_12)])
+    return out
+
+
+_ScenarioLoader.yaml_implicit_resolvers = _resolvers_12(yaml.SafeLoader.yaml_implicit_resolvers)
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _ScenarioLoader.construct_yaml_int)
+for _tag_name in ("binary", "set", "omap", "pairs", "merge", "value"):
+    _ScenarioLoader.add_constructor(f"tag:yaml.org,2002:{_tag_name}", _refuse_tag)
+_ScenarioLoader.add_constructor(None, _refuse_tag)
+
+
+def load_yaml(text: str, max_nodes: int = MAX_NODES) -> tuple[Any, int]:
+    """Read one YAML document safely; return the data and the number of values it holds.
+
+    Raises `yaml.YAMLError` (with `key_path` where known) for anything that cannot be read.
+    """
+    loader = _ScenarioLoader(text, max_nodes)
+    try:
+        return loader.get_single_data(), loader.spent
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as e:
+        raise _YAMLProblem(f"cannot be read: {e}", None) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(e: yaml.YAMLError) -> tuple[str, str]:
+    """(key path, message) for a YAML error."""
+    mark = getattr(e, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(e, "problem", None) or str(e)
+    kind = "" if isinstance(e, _YAMLProblem) else "malformed YAML: "
+    return getattr(e, "key_path", ""), f"{kind}{where}{problem}"
+
+
+def _read_yaml(shown: str, text: str, budget: list[int]) -> dict:
+    """Parse a scenario file's text; `budget` is the list [values left] of its chain."""
     if not text.strip():
         raise ScenarioError([(shown, "", "the file is empty")])
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        data, spent = load_yaml(text, budget[0])
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        kind = "" if problem.startswith("duplicate key") else "malformed YAML: "
-        raise ScenarioError([(shown, "", f"{kind}{where}{problem}")]) from None
+        raise ScenarioError([(shown, *_yaml_problem(e))]) from None
+    budget[0] -= spent
     if data is None:
         raise ScenarioError([(shown, "", "the file holds no settings")])
     if not isinstance(data, dict):
@@ -112,55 +287,134 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_raw(path: str | Path, _chain: tuple[Path, ...] = (), *,
-             within: tuple[Path, ...] = ()) -> tuple[dict, dict[str, str]]:
+class _FileProblem(Exception):
+    """A file that cannot be read as a scenario file (the message completes its name)."""
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def _within(real: Path, roots) -> bool:
+    return any(real == r or real.is_relative_to(r) for r in roots)
+
+
+def _read_file(path: Path, roots=None) -> tuple[Path, str]:
+    """Read one scenario file; return its resolved path and text.
+
+    Only a regular file under MAX_FILE_BYTES is read: the type and size are checked before
+    opening and again on the open file (which is opened without blocking, so a FIFO swapped in
+    between cannot hang the reader); a device is never opened, a FIFO never read.
+    """
+    real = Path(os.path.realpath(path))
+    # confinement first, so that nothing tells what exists outside the folders
+    if roots is not None and not _within(real, roots):
+        raise _FileProblem("is outside the folders scenarios may be read from ("
+                           + ", ".join(map(str, roots)) + ")")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise _FileProblem("not found") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _FileProblem("is a loop of symbolic links") from None
+        raise _FileProblem(f"cannot be read: {e.strerror}") from None
+    _check_stat(st)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+        | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(real, flags)
+    except OSError as e:
+        raise _FileProblem(f"cannot be read: {e.strerror}") from None
+    try:
+        _check_stat(os.fstat(fd))
+        chunks, n = [], 0
+        while n <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - n)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            n += len(chunk)
+    except OSError as e:
+        raise _FileProblem(f"cannot be read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if n > MAX_FILE_BYTES:
+        raise _FileProblem(f"is larger than {_size(MAX_FILE_BYTES)}, the limit of a scenario "
+                           "file")
+    data = b"".join(chunks)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _FileProblem(f"is not UTF-8 text (byte {data[e.start]:#04x} at position "
+                           f"{e.start})") from None
+    return real, text.removeprefix("\ufeff")
+
+
+def _check_stat(st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise _FileProblem("is a folder, not a scenario file")
+    if not stat.S_ISREG(st.st_mode):
+        raise _FileProblem("is not a regular file (a device, pipe or socket cannot be a "
+                           "scenario file)")
+    if st.st_size > MAX_FILE_BYTES:
+        raise _FileProblem(f"is larger than {_size(MAX_FILE_BYTES)}, the limit of a scenario "
+                           f"file ({_size(st.st_size)})")
+
+
+def read_raw(path: str | Path, *, roots=None) -> tuple[dict, dict[str, str]]:
     """Read a scenario file and its `extends` ancestors; return the merged mapping and texts.
 
-    `within`: if given, every file (the scenario and each parent) must lie, after symlinks are
-    resolved, inside one of these folders; anything else is refused before it is opened."""
-    path = Path(path)
+    Limits: regular files only, MAX_FILE_BYTES each and MAX_CHAIN_BYTES together, at most
+    MAX_EXTENDS files in a chain, MAX_NODES values and MAX_DEPTH levels. With `roots` (folders),
+    every file of the chain must lie inside one of them once symbolic links are resolved.
+    """
+    if roots is not None:
+        roots = [Path(os.path.realpath(r)) for r in roots]
     shown = str(path)
-    if within:
-        _check_within(path, within, shown)
-    if not path.exists():
-        raise ScenarioError([(shown, "", "file not found")])
-    if path.is_dir():
-        raise ScenarioError([(shown, "", "is a folder, not a scenario file")])
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError([(shown, "", f"cannot be read: {e}")]) from None
-    data = _read_yaml(path, text)
-    texts = {shown: text}
-    parent = data.get("extends")
-    if parent is None:
-        return data, texts
-    if not isinstance(parent, str) or not parent.strip():
-        raise ScenarioError([(shown, "extends", "must be the path of another scenario file")])
-    parent_path = (path.parent / parent).resolve()
-    chain = (*_chain, path.resolve())
-    if parent_path in chain:
-        cycle = " -> ".join(p.name for p in (*chain, parent_path))
-        raise ScenarioError([(shown, "extends", f"circular extends: {cycle}")])
-    if within:  # before the existence check below, which would tell what exists outside
-        _check_within(parent_path, within, shown, key="extends")
-    if not parent_path.exists():
-        raise ScenarioError([(shown, "extends", f"parent scenario '{parent}' not found "
-                              f"(looked for {parent_path})")])
-    base, parent_texts = read_raw(parent_path, chain, within=within)
-    child = {k: v for k, v in data.items() if k != "extends"}
-    merged = deep_merge({k: v for k, v in base.items() if k != "extends"}, child)
-    merged["extends"] = parent
-    return merged, {**parent_texts, **texts}
-
-
-def _check_within(path: Path, within: tuple[Path, ...], shown: str, key: str = "") -> None:
-    """Confinement for callers that serve other people (the explorer): `path`, symlinks
-    resolved, must lie inside one of the folders `within` (also resolved)."""
-    real = path.resolve()
-    if not any(real.is_relative_to(root.resolve()) for root in within):
-        raise ScenarioError([(shown, key, "outside the folders scenarios may be read from ("
-                              + ", ".join(str(r) for r in within) + ")")])
+        real, text = _read_file(Path(path), roots)
+    except _FileProblem as e:
+        problem = str(e)
+        raise ScenarioError([(shown, "", "file not found" if problem == "not found"
+                              else problem)]) from None
+    budget = [MAX_NODES]
+    layers = [(shown, _read_yaml(shown, text, budget), text)]
+    chain, total = [real], len(text.encode())
+    while (parent := layers[-1][1].get("extends")) is not None:
+        child = layers[-1][0]
+        if not isinstance(parent, str) or not parent.strip():
+            raise ScenarioError([(child, "extends", "must be the path of another scenario file")])
+        parent_path = Path(child).parent / parent
+        parent_real = Path(os.path.realpath(parent_path))
+        if parent_real in chain:
+            cycle = " -> ".join(p.name for p in (*chain, parent_real))
+            raise ScenarioError([(child, "extends", f"circular extends: {cycle}")])
+        if len(chain) >= MAX_EXTENDS:  # a fault of the whole chain: named from its top
+            names = [p.name for p in chain]
+            raise ScenarioError([(shown, "extends", f"more than {MAX_EXTENDS} files in a chain "
+                                  f"of extends: {' -> '.join(names[:3])} -> ... -> "
+                                  f"{' -> '.join(names[-2:])} -> {parent_real.name}")])
+        try:
+            parent_real, text = _read_file(parent_path, roots)
+        except _FileProblem as e:
+            problem = str(e)
+            if problem == "not found":
+                problem = f"not found (looked for {parent_real})"
+            raise ScenarioError([(child, "extends", f"parent scenario '{parent}' {problem}")]) \
+                from None
+        total += len(text.encode())
+        if total > MAX_CHAIN_BYTES:
+            raise ScenarioError([(shown, "extends", f"the files of this chain of extends hold "
+                                  f"more than {_size(MAX_CHAIN_BYTES)} together")])
+        chain.append(parent_real)
+        layers.append((str(parent_real), _read_yaml(str(parent_real), text, budget), text))
+    merged: dict = {}
+    for _, data, _ in reversed(layers):
+        merged = deep_merge(merged, {k: v for k, v in data.items() if k != "extends"})
+    if "extends" in layers[0][1]:
+        merged["extends"] = layers[0][1]["extends"]
+    return merged, {name: text for name, _, text in reversed(layers)}
 
 
 # --------------------------------------------------------------------------- validation
@@ -230,7 +484,29 @@ def _dotted(loc) -> str:
     return out
 
 
-def _explain(err: dict, file: str) -> list[tuple[str, str, str]]:
+def _in_data(loc: tuple, data, missing: bool) -> tuple:
+    """The parts of a pydantic error location that are keys or indices of the input itself.
+
+    Pydantic puts labels of its own in a location (discriminator tags, union members such as
+    'float' or 'function-after[...]') which mean nothing to a reader. Tags are removed by
+    following the schema first (a tag such as 'choice' is also a key of the input); following
+    the input then drops any other label, whatever the schema's shape. The last part of a
+    'missing' error is kept.
+    """
+    _, loc = _annotation_at(loc)
+    out, node = [], data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif not (missing and i == len(loc) - 1):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _explain(err: dict, file: str, data=None) -> list[tuple[str, str, str]]:
     ctx_error = (err.get("ctx") or {}).get("error")
     if isinstance(ctx_error, CrossReferenceError):
         base = tuple(err["loc"])
@@ -239,7 +515,8 @@ def _explain(err: dict, file: str) -> list[tuple[str, str, str]]:
     loc = tuple(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
-        keys, shown_parent = _annotation_at(loc[:-1])
+        keys, _ = _annotation_at(loc[:-1])
+        shown_parent = _in_data(loc[:-1], data, False)
         bad = loc[-1]
         msg = f"unknown key '{bad}'"
         close = difflib.get_close_matches(str(bad), keys or [], n=1, cutoff=0.5)
@@ -248,7 +525,7 @@ def _explain(err: dict, file: str) -> list[tuple[str, str, str]]:
         elif keys:
             msg += f"; valid keys here: {', '.join(keys)}"
         return [(file, _dotted((*shown_parent, bad)), msg)]
-    _, shown = _annotation_at(loc)
+    shown = _in_data(loc, data, kind == "missing")
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
@@ -262,9 +539,8 @@ def _explain(err: dict, file: str) -> list[tuple[str, str, str]]:
                 msg = f"unknown form '{key}'" + (f" (did you mean '{close[0]}'?)" if close
                                                   else "") + "; " + msg
                 break
-    elif "input" in err and kind not in ("quantity", "value_error") \
-            and not isinstance(err["input"], dict):
-        msg += f" (got {err['input']!r})"
+    elif "input" in err and kind != "value_error" and not isinstance(err["input"], dict):
+        msg += f" (got {describe_value(err['input'])})"
     return [(file, _dotted(shown), msg)]
 
 
@@ -300,7 +576,7 @@ def validate_mapping(data: dict, file: str) -> Scenario:
     except ValidationError as e:
         problems: list[tuple[str, str, str]] = []
         for err in e.errors():
-            for p in _explain(err, file):
+            for p in _explain(err, file, data):
                 if p not in problems:
                     problems.append(p)
         raise ScenarioError(problems) from None
@@ -581,36 +857,49 @@ def _check_events(loaded: LoadedScenario, file: str) -> None:
         if ev.round is not None and ev.round > last:
             problems.append((file, f"events[{i}].round",
                              f"round {ev.round} is after the deadline (round {last})"))
+        if ev.probability is not None and ev.from_round > last:
+            problems.append((file, f"events[{i}].from_round", f"round {ev.from_round} is after "
+                             f"the deadline (round {last}): the event can never strike"))
+        if ev.probability is not None and ev.until_round is not None and ev.until_round > last:
+            problems.append((file, f"events[{i}].until_round", f"round {ev.until_round} is "
+                             f"after the deadline (round {last}), the last round an event can "
+                             "strike"))
     if problems:
         raise ScenarioError(problems)
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """`KEY=VALUE` -> (dotted key, value); the value is read as YAML (0.8, true, {uniform: ...})."""
+def parse_override(text: str, file: str = "--set") -> tuple[str, Any]:
+    """`KEY=VALUE` -> (dotted key, value); the value is read as YAML (0.8, true, {uniform: ...})
+    with the limits of a scenario file."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ScenarioError([("--set", text, "expected KEY=VALUE, e.g. "
+        raise ScenarioError([(file, f"--set {text}", "expected KEY=VALUE, e.g. "
                               "countries.Pakistan.domestic.opposition_strength=0.8")])
+    if "" in key.split("."):
+        raise ScenarioError([(file, f"--set {key}", "a key is a dotted path without empty "
+                              "parts, e.g. convener.pressure")])
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = load_yaml(value)[0] if value.strip() else None
     except yaml.YAMLError as e:
-        raise ScenarioError([("--set", key, f"value '{value}' is not valid YAML: "
-                              f"{getattr(e, 'problem', e)}")]) from None
+        raise ScenarioError([(file, key, f"--set value {value[:60]!r} cannot be read: "
+                              f"{_yaml_problem(e)[1]}")]) from None
     return key, parsed
 
 
 def apply_overrides(data: dict, overrides, file: str) -> dict:
     """Set dotted keys in a scenario mapping (a copy); names of countries, tasks and other
-    keyed entries must exist, so a typo is reported rather than creating a new entry."""
+    keyed entries must exist, so a typo is reported rather than creating a new entry. The
+    message names the first part of the key that does not exist."""
     data = copy.deepcopy(data)
     for text in overrides:
-        key, value = parse_override(text)
+        key, value = parse_override(text, file)
         parts = key.split(".")
         node: Any = data
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
             where = ".".join(parts[:depth + 1])
+            above = ".".join(parts[:depth])
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
                     raise ScenarioError([(file, where, f"--set {key}: no item {part} in a list "
@@ -621,11 +910,21 @@ def apply_overrides(data: dict, overrides, file: str) -> dict:
                     node = node[int(part)]
                 continue
             if not isinstance(node, dict):
-                raise ScenarioError([(file, ".".join(parts[:depth]), f"--set {key}: this "
-                                      "value has no keys below it")])
+                raise ScenarioError([(file, above, f"--set {key}: this value has no keys below "
+                                      "it")])
             if part not in node:
+                if _is_quantity_dict(node):
+                    raise ScenarioError([(file, where, f"--set {key}: '{part}' is not part of "
+                                          f"this value; set it whole, e.g. --set "
+                                          f"{above}={{uniform: [0.2, 0.4]}}")])
                 fields, _ = _annotation_at(tuple(int(p) if p.isdigit() else p
                                                  for p in parts[:depth]))
+                if fields is not None and part not in fields:  # a section with fixed keys
+                    close = difflib.get_close_matches(part, fields, n=1, cutoff=0.5)
+                    hint = f" (did you mean '{close[0]}'?)" if close else \
+                        f"; valid keys here: {', '.join(fields)}"
+                    raise ScenarioError([(file, where, f"--set {key}: unknown key "
+                                          f"'{part}'{hint}")])
                 allowed = [str(k) for k in node]
                 if parts[:depth] == ["israel", "threat"]:
                     allowed += list(data.get("countries") or {})
@@ -645,12 +944,12 @@ def apply_overrides(data: dict, overrides, file: str) -> dict:
     return data
 
 
-def load_scenario(path: str | Path, overrides=(), *, within: tuple[Path, ...] = ()
-                  ) -> LoadedScenario:
+def load_scenario(path: str | Path, overrides=(), *, roots=None) -> LoadedScenario:
     """Read, merge (`extends`), apply `--set` overrides, validate and prepare a scenario file.
 
-    `within` confines reading to these folders (see `read_raw`); empty means anywhere."""
-    data, texts = read_raw(path, within=tuple(within))
+    With `roots` (folders), the file and every file it extends must lie inside one of them.
+    """
+    data, texts = read_raw(path, roots=roots)
     overrides = list(overrides)
     if overrides:
         data = apply_overrides(data, overrides, str(path))
@@ -668,5 +967,5 @@ def load_scenario(path: str | Path, overrides=(), *, within: tuple[Path, ...] = 
 
 __all__ = [
     "ScenarioError", "LoadedScenario", "load_scenario", "from_mapping", "deep_merge",
-    "get_path", "set_path", "apply_overrides", "parse_override",
+    "get_path", "set_path", "apply_overrides", "parse_override", "load_yaml", "read_raw",
 ]

@@ -11,11 +11,17 @@ Any numeric parameter in a scenario file may be written as a bare number, as
 
 Each form may carry a ``source:`` note. Ranges (a probability in [0, 1], troops >= 0) are
 checked on the whole support of a distribution, so an impossible value can never be sampled.
+
+Every number is a finite number within +-1e9 (`MAX_MAGNITUDE`): persons, USD million, weights and
+distribution parameters alike. The cap is far above any real figure (the baseline's largest is
+in the tens of thousands) and keeps every sum and product the model forms finite, so no run can
+turn a huge input into infinity or NaN. Numbers given as text ("0.5", "nan") are refused.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from statistics import NormalDist
 from typing import Annotated, Any, ClassVar
 
@@ -26,12 +32,131 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PlainValidator,
     StrictBool,
     Tag,
+    WithJsonSchema,
     model_validator,
 )
 
+from .errors import NonFiniteError
+
 _STD_NORMAL = NormalDist()
+
+#: the cap on the size of every number in a scenario (see the module docstring)
+MAX_MAGNITUDE = 1e9
+#: the smallest shape parameter of a beta distribution: below it numpy's sampler returns only
+#: the bounds, which is no longer the distribution written
+MIN_BETA_SHAPE = 1e-3
+
+
+def fmt_number(x) -> str:
+    """A number as the shortest text that reads back to the same value (never rounded away:
+    1.0000001 stays 1.0000001); whole floats lose their '.0'."""
+    if isinstance(x, (np.integer, np.floating)):
+        x = x.item()
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return repr(x)
+    if isinstance(x, int):
+        # str() of a huge int is slow, and refused beyond 4,300 digits
+        return str(x) if abs(x) < 10**30 else \
+            f"a whole number of about {int(x.bit_length() * 0.30103) + 1} digits"
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def describe_value(v) -> str:
+    """A value as a message shows it: text quoted, numbers unrounded, others by kind."""
+    if isinstance(v, str):
+        return f"the text {v[:40]!r}" + ("..." if len(v) > 40 else "")
+    if v is None:
+        return "nothing (null)"
+    if isinstance(v, bool):
+        return f"{str(v).lower()} (true/false)"
+    if isinstance(v, (int, float)):
+        return fmt_number(v)
+    return f"a {type(v).__name__}"
+
+
+_CAP_TEXT = f"{MAX_MAGNITUDE:.0e}".replace("e+0", "e").replace("e+", "e")  # '1e9'
+_CAP = f"every number in a scenario lies between -{_CAP_TEXT} and {_CAP_TEXT}"
+
+
+def check_number(v) -> float:
+    """A finite number within +-MAX_MAGNITUDE as a float; ValueError (plain words) otherwise."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, got {describe_value(v)}")
+    try:
+        x = float(v)
+    except OverflowError:
+        raise ValueError(f"too large: {_CAP} (got {fmt_number(v)})") from None
+    if not math.isfinite(x):
+        raise ValueError(f"must be a finite number, got {fmt_number(x)}")
+    if abs(x) > MAX_MAGNITUDE:
+        raise ValueError(f"too large: {_CAP} (got {fmt_number(x)})")
+    return x
+
+
+_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def parse_number(text: str) -> float:
+    """A number written on the command line (`--vary`, `--param`): decimal notation only, so
+    'nan', 'inf' and '1_0' are refused; finite and within +-MAX_MAGNITUDE."""
+    if not _NUMBER_TEXT.fullmatch(text.strip()):
+        raise ValueError(f"expected a number, got {text.strip()[:40]!r}")
+    return check_number(float(text))
+
+
+def require_finite(path: str, value, context: str = "") -> float:
+    """The value as a float if it is a finite number; else stop with a `NonFiniteError` naming
+    `path` (and `context`, e.g. the round and the event). For run-time changes of parameters:
+    sums formed during a run may exceed the input cap, so only finiteness is required here."""
+    problem = None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        problem = f"expected a number, got {describe_value(value)}"
+    else:
+        try:
+            x = float(value)
+        except OverflowError:
+            x = math.inf
+        if math.isfinite(x):
+            return x
+        problem = f"became {fmt_number(x) if isinstance(value, float) else 'too large'}, " \
+            "not a finite number"
+    where = f" ({context})" if context else ""
+    raise NonFiniteError([("<run>", path, f"{problem}{where}; the run stops rather than "
+                                       "compute with it")])
+
+
+#: a number in a scenario: finite, within +-MAX_MAGNITUDE, never text or true/false
+Number = Annotated[
+    float,
+    PlainValidator(check_number),
+    WithJsonSchema({"type": "number", "minimum": -MAX_MAGNITUDE, "maximum": MAX_MAGNITUDE}),
+]
+
+
+def _list(*xs) -> str:
+    return f"[{_args(*xs)}]"
+
+
+def _args(*xs) -> str:
+    return ", ".join(map(fmt_number, xs))
+
+
+def check_number_or_switch(v) -> float | bool:
+    """true/false as they are (for a switch); anything else must be a `Number`."""
+    return v if isinstance(v, bool) else check_number(v)
+
+
+#: the value an event sets: a number for a parameter, true/false for a switch
+NumberOrSwitch = Annotated[
+    float | bool,
+    PlainValidator(check_number_or_switch),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": -MAX_MAGNITUDE,
+                               "maximum": MAX_MAGNITUDE}, {"type": "boolean"}]}),
+]
 
 
 class _Form(BaseModel):
@@ -61,7 +186,7 @@ class _Form(BaseModel):
 class Fixed(_Form):
     """A fixed value with its source note."""
 
-    value: float
+    value: Number
     uncertain: ClassVar[bool] = False
 
     def support(self):
@@ -77,17 +202,17 @@ class Fixed(_Form):
         return self.value
 
     def describe(self):
-        return f"{self.value:g}"
+        return fmt_number(self.value)
 
 
 class Uniform(_Form):
-    uniform: tuple[float, float] = Field(description="[low, high]")
+    uniform: tuple[Number, Number] = Field(description="[low, high]")
 
     @model_validator(mode="after")
     def _check(self):
         lo, hi = self.uniform
         if not lo < hi:
-            raise ValueError(f"uniform needs low < high, got [{lo:g}, {hi:g}]")
+            raise ValueError(f"uniform needs low < high, got {_list(lo, hi)}")
         return self
 
     def support(self):
@@ -101,11 +226,11 @@ class Uniform(_Form):
         return lo + np.asarray(u, dtype=float) * (hi - lo)
 
     def describe(self):
-        return f"uniform({self.uniform[0]:g}, {self.uniform[1]:g})"
+        return f"uniform({_args(*self.uniform)})"
 
 
 class Triangular(_Form):
-    triangular: tuple[float, float, float] = Field(description="[low, mode, high]")
+    triangular: tuple[Number, Number, Number] = Field(description="[low, mode, high]")
 
     @model_validator(mode="after")
     def _check(self):
@@ -113,7 +238,7 @@ class Triangular(_Form):
         if not (lo <= mode <= hi and lo < hi):
             raise ValueError(
                 "triangular needs low <= mode <= high and low < high, "
-                f"got [{lo:g}, {mode:g}, {hi:g}]"
+                f"got {_list(lo, mode, hi)}"
             )
         return self
 
@@ -135,19 +260,20 @@ class Triangular(_Form):
         return np.where(u < cut, low, high)
 
     def describe(self):
-        return "triangular({:g}, {:g}, {:g})".format(*self.triangular)
+        return f"triangular({_args(*self.triangular)})"
 
 
 class TruncNormal(_Form):
-    truncnormal: tuple[float, float, float, float] = Field(description="[mean, sd, low, high]")
+    truncnormal: tuple[Number, Number, Number, Number] = Field(
+        description="[mean, sd, low, high]")
 
     @model_validator(mode="after")
     def _check(self):
         mean, sd, lo, hi = self.truncnormal
         if not sd > 0:
-            raise ValueError(f"truncnormal needs sd > 0, got {sd:g}")
+            raise ValueError(f"truncnormal needs sd > 0, got {fmt_number(sd)}")
         if not lo < hi:
-            raise ValueError(f"truncnormal needs low < high, got [{lo:g}, {hi:g}]")
+            raise ValueError(f"truncnormal needs low < high, got {_list(lo, hi)}")
         a, b = _STD_NORMAL.cdf((lo - mean) / sd), _STD_NORMAL.cdf((hi - mean) / sd)
         if b - a < 1e-9:
             raise ValueError("truncnormal: [low, high] holds almost no probability mass")
@@ -177,22 +303,25 @@ class TruncNormal(_Form):
         return np.clip(mean + sd * ndtri(p), lo, hi)
 
     def describe(self):
-        return "truncnormal(mean {:g}, sd {:g}, in [{:g}, {:g}])".format(*self.truncnormal)
+        mean, sd, lo, hi = map(fmt_number, self.truncnormal)
+        return f"truncnormal(mean {mean}, sd {sd}, in [{lo}, {hi}])"
 
 
 class Beta(_Form):
-    beta: tuple[float, float] | tuple[float, float, float, float] = Field(
-        description="[a, b] on [0, 1], or [a, b, low, high]"
-    )
+    beta: tuple[Number, ...] = Field(description="[a, b] on [0, 1], or [a, b, low, high]")
 
     @model_validator(mode="after")
     def _check(self):
+        if len(self.beta) not in (2, 4):
+            raise ValueError(f"beta takes [a, b] or [a, b, low, high], got {len(self.beta)} "
+                             "numbers")
         a, b = self.beta[:2]
-        if not (a > 0 and b > 0):
-            raise ValueError(f"beta needs a > 0 and b > 0, got a={a:g}, b={b:g}")
+        if not (a >= MIN_BETA_SHAPE and b >= MIN_BETA_SHAPE):
+            raise ValueError(f"beta needs a and b of at least {MIN_BETA_SHAPE:g}, got "
+                             f"a={fmt_number(a)}, b={fmt_number(b)}")
         lo, hi = self.support()
         if not lo < hi:
-            raise ValueError(f"beta needs low < high, got [{lo:g}, {hi:g}]")
+            raise ValueError(f"beta needs low < high, got {_list(lo, hi)}")
         return self
 
     def support(self):
@@ -215,12 +344,12 @@ class Beta(_Form):
 
     def describe(self):
         lo, hi = self.support()
-        return f"beta({self.beta[0]:g}, {self.beta[1]:g}) on [{lo:g}, {hi:g}]"
+        return f"beta({_args(*self.beta[:2])}) on {_list(lo, hi)}"
 
 
 class Choice(_Form):
-    choice: list[float] = Field(min_length=1, description="the values to choose among")
-    weights: list[float] | None = Field(None, description="relative weights, one per value")
+    choice: list[Number] = Field(min_length=1, description="the values to choose among")
+    weights: list[Number] | None = Field(None, description="relative weights, one per value")
 
     @model_validator(mode="after")
     def _check(self):
@@ -261,7 +390,7 @@ class Choice(_Form):
         return values[idx]
 
     def describe(self):
-        return "choice(" + ", ".join(f"{v:g}" for v in self.choice) + ")"
+        return f"choice({_args(*self.choice)})"
 
 
 DISTRIBUTIONS = {
@@ -278,7 +407,7 @@ def _tag(v: Any) -> str | None:
     if isinstance(v, bool):
         return None  # YAML's yes/no/true/false are not numbers
     if isinstance(v, (int, float)):
-        return "number" if math.isfinite(v) else None
+        return "number"  # a non-finite or huge one is refused by `Number`, with its own words
     if isinstance(v, _Form):
         return next(k for k in FORM_KEYS if k in type(v).model_fields)
     if isinstance(v, dict):
@@ -294,7 +423,7 @@ _QUANTITY_HELP = (
 )
 
 Quantity = Annotated[
-    Annotated[float, Tag("number")]
+    Annotated[Number, Tag("number")]
     | Annotated[Fixed, Tag("value")]
     | Annotated[Uniform, Tag("uniform")]
     | Annotated[Triangular, Tag("triangular")]
@@ -306,15 +435,23 @@ Quantity = Annotated[
 
 
 class InRange:
-    """Validator: the value, or the whole support of a distribution, lies in [lo, hi]."""
+    """Validator: the value, or the whole support of a distribution, lies in [lo, hi].
+
+    Also the check of `--vary`, `--param` and event values, so it refuses what is not a finite
+    number itself (NaN compares false with everything and would slip through).
+    """
 
     def __init__(self, lo: float | None, hi: float | None, what: str):
         self.lo, self.hi, self.what = lo, hi, what
 
     def __call__(self, q):
-        lo, hi = (q, q) if isinstance(q, (int, float)) else q.support()
+        if isinstance(q, _Form):
+            lo, hi = q.support()  # finite: every parameter of a form is a `Number`
+        else:
+            lo = hi = check_number(q)
         if (self.lo is not None and lo < self.lo) or (self.hi is not None and hi > self.hi):
-            shown = f"{q:g}" if isinstance(q, (int, float)) else f"values from {lo:g} to {hi:g}"
+            shown = fmt_number(lo) if not isinstance(q, _Form) else \
+                f"values from {fmt_number(lo)} to {fmt_number(hi)}"
             raise ValueError(f"must be {self.what}; got {shown}")
         return q
 
@@ -328,7 +465,7 @@ class InRange:
 
 PROB = InRange(0.0, 1.0, "a probability or share in [0, 1]")
 STANCE = InRange(-1.0, 1.0, "in [-1, 1] (-1 opposes, +1 supports)")
-NONNEG = InRange(0.0, None, ">= 0")
+NONNEG = InRange(0.0, MAX_MAGNITUDE, f"in [0, {_CAP_TEXT}]")
 
 Prob = Annotated[Quantity, AfterValidator(PROB)]
 Stance = Annotated[Quantity, AfterValidator(STANCE)]
@@ -350,7 +487,7 @@ class WholeRange(InRange):
 
     def __call__(self, q):
         if isinstance(q, (int, float)):
-            values = [q]
+            values = [check_number(q)]
         elif isinstance(q, Fixed):
             values = [q.value]
         elif isinstance(q, Choice):
@@ -359,13 +496,14 @@ class WholeRange(InRange):
             raise ValueError("a whole-number parameter takes a whole number or "
                              "{choice: [whole numbers]}")
         if not all(float(v).is_integer() for v in values):
-            raise ValueError(f"must be a whole number; got {', '.join(f'{v:g}' for v in values)}")
+            raise ValueError("must be a whole number; got "
+                             + ", ".join(fmt_number(v) for v in values))
         return super().__call__(q)
 
 
 ROUNDS = WholeRange(0.0, 520.0, "a whole number of rounds from 0 to 520")
 AT_LEAST_ONE = WholeRange(1.0, 1000.0, "a whole number from 1 to 1000")
-POSITIVE = InRange(1e-9, None, "> 0")
+POSITIVE = InRange(1e-9, MAX_MAGNITUDE, f"> 0 and at most {_CAP_TEXT}")
 
 Rounds = Annotated[Quantity, AfterValidator(ROUNDS)]
 AtLeastOne = Annotated[Quantity, AfterValidator(AT_LEAST_ONE)]

@@ -14,7 +14,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..vocabulary import ROLES
-from .quantity import AtLeastOne, Flag, NonNeg, Positive, Prob, Quantity, Rounds, Stance
+from .quantity import (
+    AtLeastOne,
+    Flag,
+    NonNeg,
+    Number,
+    NumberOrSwitch,
+    Positive,
+    Prob,
+    Quantity,
+    Rounds,
+    Stance,
+)
 
 COUNTRY_NAME = re.compile(r"^[A-Z][A-Za-z0-9' -]*$")
 
@@ -245,15 +256,25 @@ class Israel(Strict):
 
 
 class Event(Strict):
-    """A scheduled or random shock that changes named parameters from a round on."""
+    """A scheduled or random shock that changes named parameters from a round on.
+
+    Every round given must lie within the calendar (checked with it, in the loader): an event
+    that can never strike is an error, not a silent no-op.
+    """
 
     name: str
-    round: int | None = Field(None, ge=1, description="Round it strikes (scheduled event).")
+    round: int | None = Field(None, ge=1, description="Round it strikes (scheduled event); at "
+                              "most calendar.rounds.")
     probability: Prob | None = Field(None, description="Chance per round (random event).")
-    from_round: int = Field(1, ge=1, description="First round a random event may strike.")
-    until_round: int | None = Field(None, ge=1, description="Last round it may strike.")
-    set: dict[str, float | bool] = Field(default_factory=dict, description="path: new value")
-    add: dict[str, float] = Field(default_factory=dict, description="path: amount added")
+    from_round: int = Field(1, ge=1, description="First round a random event may strike; at "
+                            "most until_round and calendar.rounds.")
+    until_round: int | None = Field(None, ge=1, description="Last round a random event may "
+                                    "strike; at most calendar.rounds.")
+    set: dict[str, NumberOrSwitch] = Field(
+        default_factory=dict, description="path: new value (a finite number within +-1e9, or "
+        "true/false for a switch)")
+    add: dict[str, Number] = Field(default_factory=dict, description="path: amount added (a "
+                                   "finite number within +-1e9; the result is kept in range)")
     collapse: bool = Field(False, description="The negotiation collapses when it strikes.")
     source: str | None = None
 
@@ -263,6 +284,14 @@ class Event(Strict):
             raise ValueError("an event needs exactly one of 'round' (scheduled) or 'probability'")
         if not (self.set or self.add or self.collapse):
             raise ValueError("an event must 'set' or 'add' a parameter, or 'collapse'")
+        if self.round is not None:
+            window = [k for k in ("from_round", "until_round") if k in self.model_fields_set]
+            if window:
+                raise ValueError(f"'{window[0]}' applies to a random event (with 'probability');"
+                                 f" a scheduled event strikes in its 'round' ({self.round})")
+        elif self.until_round is not None and self.from_round > self.until_round:
+            raise ValueError(f"from_round {self.from_round} is after until_round "
+                             f"{self.until_round}: the event can never strike")
         return self
 
 
