@@ -83,6 +83,8 @@ def event_text(ev: dict, labels: dict[str, str]) -> str | None:
 
 def _line(trace: dict, ev: dict) -> str | None:  # noqa: C901 - one branch per kind of event
     k, d = ev["kind"], ev
+    if k == "round":
+        return f"Round {d['round']}: {d['start']} to {d['end']}"
     tasks = lambda ts: _tasks(trace, ts)  # noqa: E731
     if k == "event":
         text = f"EVENT: {d['name']}"

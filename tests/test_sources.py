@@ -131,3 +131,22 @@ def test_model_1_keys_get_a_migration_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "convener.invite: a Model 1 key" in err and "israel.threshold" in err
     assert "renamed 'tolerance'" in err and "resolve" in err
+
+
+def test_baseline_has_the_stated_stories(baseline):
+    """The facts the baseline must carry, in Model 2's terms: Turkey is refused in any role
+    (so the convener never invites it: tests/test_model.py), Israel demands disarmament and
+    a softer form exists, Pakistan consults Turkey and Iran, refuses to disarm Hamas and needs
+    its parliament; Egypt joins only a US-led force doing no combat."""
+    s, public = baseline.scenario, baseline.public
+    assert public["israel.threat.Turkey"] == 1.0
+    assert "disarmament" in s.israel.demands and s.tasks["disarmament"].softer
+    assert s.countries["Pakistan"].consults == ["Turkey", "Iran"]
+    assert s.countries["Iran"].role == "influencer"
+    assert "disarmament" in s.countries["Pakistan"].domestic.rejected_tasks
+    assert [b.body for b in s.countries["Pakistan"].domestic.ratification] == \
+        ["cabinet", "parliament"]
+    assert baseline.tree["countries"]["Pakistan"]["capacity"]["troops"].support()[1] == 3500
+    assert s.countries["Egypt"].roles == ["non_combat"]
+    assert s.countries["Egypt"].conditions.us_led
+    assert s.others.count > 0 and "Other 1" in s.countries

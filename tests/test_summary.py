@@ -36,20 +36,26 @@ def test_newcombe_known_values():
 
 
 def _table():
+    n = 5
+    formed = ["2026-03-01", "2026-08-01", None, None, "2026-05-01"]
     return pd.DataFrame({
         "formed": [True, True, False, False, True],
-        "reason": ["formed", "formed", "vetoes", "collapse", "formed"],
-        "date": ["2026-03-01", "2026-08-01", None, None, "2026-05-01"],
+        "reason": ["formed", "formed", "vetoed", "collapse", "formed"],
+        "first_phase_date": formed, "formed_date": formed,
+        "entry_date": ["2026-04-01", None, None, None, "2026-06-01"],
+        "full_strength_date": [None, None, None, None, "2026-07-01"],
         "composition": ["A+B", "A+B", "", "", "B"],
         "mandate": ["x+y", "x", "x+y", "x+y", "x"],
         "vetoes": [0, 1, 2, 0, 0], "withdrawals": [0, 0, 1, 1, 0],
-        "domestic_blocks": [0, 0, 0, 1, 0],
+        "failed_votes": [0, 0, 0, 1, 0],
         "force_troops": [5000.0, 6000.0, 0.0, 0.0, 5500.0],
-        "force_police_trainers": [0.0] * 5, "force_logistics": [0.0] * 5,
+        "force_police_trainers": [0.0] * n, "force_logistics": [0.0] * n,
         "force_funding": [0.0, 10.0, 0.0, 0.0, 20.0],
+        "lifts_tried": ["", "", "veto:A+target", "", ""],
+        "lifts_formed": ["", "", "veto:A", "", ""],
         "status.A": ["deployed", "deployed", "vetoed", "blocked_at_home", "declined_mandate"],
-        "status.B": ["deployed", "deployed", "committed", "unwilling", "deployed"],
-        "status.I": ["influencer"] * 5,
+        "status.B": ["deployed", "approved", "approved", "unwilling", "deployed"],
+        "status.I": ["influencer"] * n,
     })
 
 
@@ -64,12 +70,21 @@ def test_summary_of_hand_made_table():
     assert [c["runs"] for c in s["formation_curve"]] == [1, 2, 3]
     assert s["formation_date_quantiles"] == {"10%": "2026-03-01", "50%": "2026-05-01",
                                              "90%": "2026-08-01"}
+    m = s["milestones"]
+    assert (m["entry"]["runs"], m["full_strength"]["runs"]) == (2, 1)
+    assert [x["runs"] for x in m["entry"]["by_date"]] == [1, 2]
     reasons = {r["reason"]: r for r in s["reasons"]}
-    assert reasons["formed"]["runs"] == 3 and reasons["vetoes"]["runs"] == 1
+    assert reasons["formed"]["runs"] == 3 and reasons["vetoed"]["runs"] == 1
     assert reasons["collapse"]["probability"] == pytest.approx(0.2)
+    cf = s["counterfactuals"]
+    assert cf["failed_runs"] == 2 and cf["replayed_runs"] == 1
+    lifts = {x["lift"]: x for x in cf["lifts"]}
+    assert lifts["veto:A"]["runs"] == 1 and lifts["veto:A"]["probability"] == 0.5
+    assert lifts["target"]["runs"] == 0 and lifts["target"]["tried"] == 1
     countries = {c["country"]: c for c in s["countries"]}
     assert "I" not in countries  # influencers are not contributors
-    assert countries["A"]["deployed"]["probability"] == pytest.approx(0.4)
+    assert countries["A"]["in_force"]["probability"] == pytest.approx(0.4)
+    assert countries["B"]["in_force"]["runs"] == 4  # deployed or approved
     assert countries["A"]["vetoed"]["runs"] == 1
     assert countries["A"]["blocked_at_home"]["runs"] == 1
     assert countries["B"]["declined"]["runs"] == 1  # unwilling counts as declining
@@ -85,10 +100,12 @@ def test_summary_of_hand_made_table():
     assert mandates["x+y"]["share_of_runs"] == pytest.approx(0.6)
     assert mandates["x"]["share_of_forces"] == pytest.approx(2 / 3)
     assert s["means"]["vetoes"] == pytest.approx(0.6)
+    assert s["means"]["failed_votes"] == pytest.approx(0.2)
     ct = countries_table(s)
-    assert ct.loc["A", "deployed_ci"] == "[{:.2f}, {:.2f}]".format(*wilson(2, 5))
-    assert any(r["metric"] == "A: deployed" and r["value"] == 0.4 for r in flat_rows(s))
-    assert "formed by 2026-06-30" in render({**s, "scenario": "t"})
+    assert ct.loc["A", "in_force_ci"] == "[{:.2f}, {:.2f}]".format(*wilson(2, 5))
+    assert any(r["metric"] == "A: in_force" and r["value"] == 0.4 for r in flat_rows(s))
+    text = render({**s, "scenario": "t"})
+    assert "formed by 2026-06-30" in text and "no Israeli veto of A" in text
 
 
 def test_batches_add_up_to_the_whole():
