@@ -40,6 +40,18 @@ def _whole(minimum: int):
 _positive, _seed = _whole(1), _whole(0)
 
 
+def _share(text: str) -> float:
+    """An argparse type: a share in [0, 1] (finite)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got '{text}'") \
+            from None
+    if not 0 <= v <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="run.py",
@@ -81,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--outcome", required=True, help="e.g. 'formed and status.Pakistan == "
                     "\"deployed\"': columns of runs.parquet, numbers, quoted text, == != < <= > "
                     ">=, in [...], and, or, not, parentheses (README, \"Security\")")
-    di.add_argument("--min-density", type=float, default=0.8, help="share of the box's runs "
+    di.add_argument("--min-density", type=_share, default=0.8, help="share of the box's runs "
                     "that must show the outcome (default 0.8); the widest such box is chosen")
     _batch_options(di, runs_help="runs (default: the scenario's)")
 

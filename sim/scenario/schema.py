@@ -302,7 +302,7 @@ class Scenario(Strict):
     description: str = ""
     extends: str | None = Field(None, description="Parent scenario file (relative path).")
     runs: int = Field(300, ge=1, le=10_000_000, description="Default number of runs.")
-    seed: int = Field(1, ge=0, description="Default master seed.")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="Default master seed (below 2**63).")
     calendar: Calendar
     environment: Environment
     tasks: dict[str, Task] = Field(min_length=1)
