@@ -145,6 +145,7 @@ class Plan:
     ev_vals: np.ndarray      # [op, 3]: value, clip low (-inf), clip high (inf)
     rounds: int
     unnamed: np.ndarray      # [contributor] an unnamed candidate of `others`
+    draw_plan: tuple | None = None  # how the kernel draws the parameters (built once)
 
     @staticmethod
     def of(loaded) -> Plan:
@@ -275,23 +276,60 @@ def _plan(loaded) -> Plan:
     return plan
 
 
+def _draw_plan(loaded, plan):
+    """How to draw each uncertain parameter in the kernel: its form (0 uniform, 1 triangular,
+    2 choice, 3 any other, drawn by its own inverse CDF afterwards) and its numbers."""
+    if getattr(plan, "draw_plan", None) is None:
+        U = len(loaded.uncertain)
+        kind = np.full(U, 3, np.int64)
+        a, b, m = np.zeros(U), np.zeros(U), np.zeros(U)
+        width = max([len(d.choice) for _, d in loaded.uncertain
+                     if type(d).__name__ == "Choice"] or [1])
+        cum = np.full((U, width), np.inf)
+        val = np.zeros((U, width))
+        last = np.zeros(U, np.int64)
+        for j, (_, d) in enumerate(loaded.uncertain):
+            form = type(d).__name__
+            if form == "Uniform":
+                kind[j], a[j], b[j] = 0, d.uniform[0], d.uniform[1]
+            elif form == "Triangular":
+                kind[j] = 1
+                a[j], m[j], b[j] = d.triangular
+            elif form == "Choice":
+                kind[j] = 2
+                c, v = d.cumulative()
+                cum[j, :len(c)], val[j, :len(v)], last[j] = c, v, len(v) - 1
+        row = np.empty(plan.n_cols)
+        row[:len(loaded.paths)] = loaded.base
+        for path, value in loaded.flags.items():
+            row[plan.flag_cols[path]] = 1.0 if value else 0.0
+        plan.draw_plan = (kind, a, b, m, cum, val, last, row,
+                          np.asarray(loaded.uncertain_columns, np.int64))
+    return plan.draw_plan
+
+
 def parameter_matrix(loaded, seeds, fixed: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The parameter vectors of a block of runs (one row per run: numbers, then flags as 0/1)
-    and the drawn uncertain parameters (one column per uncertain parameter)."""
+    and the drawn uncertain parameters (one column per uncertain parameter): the same values
+    `LoadedScenario.draw` gives, computed in the kernel."""
     plan = _plan(loaded)
-    drawn = loaded.draw(seeds)
-    P = np.empty((len(seeds), plan.n_cols), dtype=np.float64)
-    P[:, :len(loaded.paths)] = loaded.base
-    P[:, loaded.uncertain_columns] = drawn
-    for path, value in loaded.flags.items():
-        P[:, plan.flag_cols[path]] = 1.0 if value else 0.0
+    seeds = np.asarray(seeds, dtype=np.int64)
+    kind, a, b, m, cum, val, last, row, cols = _draw_plan(loaded, plan)
+    n = len(seeds)
+    P = np.empty((n, plan.n_cols), dtype=np.float64)
+    drawn = np.empty((n, len(kind)))
+    u = np.empty((n, len(kind)))
+    _param_block(seeds, _SALT_PARAM, loaded.uncertain_keys, kind, a, b, m, cum, val, last,
+                 row, cols, P, drawn, u)
+    for j in np.nonzero(kind == 3)[0]:  # truncnormal, beta: scipy's inverse CDFs
+        drawn[:, j] = loaded.uncertain[j][1].quantile(u[:, j])
+        P[:, cols[j]] = drawn[:, j]
+    names = [p for p, _ in loaded.uncertain]
     for path, value in (fixed or {}).items():
         P[:, plan.cols[path]] = float(value)
-        if path in dict(loaded.uncertain):
-            drawn[:, [p for p, _ in loaded.uncertain].index(path)] = float(value)
+        if path in names:
+            drawn[:, names.index(path)] = float(value)
     return P, drawn
-
-
 
 
 # ---------------------------------------------------------------------- the kernel
@@ -304,6 +342,7 @@ from numba import njit  # noqa: E402
 _U64 = np.uint64
 _GAMMA = _U64(rng.GAMMA)
 _M1, _M2 = _U64(rng.M1), _U64(rng.M2)
+_SALT_PARAM = _U64(rng._STREAM_SALT[rng.PARAM])
 _SALT_NOISE = _U64(rng._STREAM_SALT[rng.NOISE])
 _SALT_VOTE = _U64(rng._STREAM_SALT[rng.VOTE])
 _SALT_EVENT = _U64(rng._STREAM_SALT[rng.EVENT])
@@ -326,6 +365,47 @@ def _uniform(seed, salt, key, rnd):
     base = _mix(_U64(seed) ^ salt)
     counter = key + _U64(rnd) * _GAMMA
     return np.float64(_mix(base + counter * _GAMMA) >> _U64(11)) * _TO_UNIT
+
+
+@njit(cache=True)
+def _uniforms(seeds, salt, keys, out):
+    """`rng.uniforms(seeds, stream, keys)` (round 0 slots) into `out`, in a loop."""
+    for i in range(seeds.shape[0]):
+        base = _mix(_U64(seeds[i]) ^ salt)
+        for j in range(keys.shape[0]):
+            out[i, j] = np.float64(_mix(base + keys[j] * _GAMMA) >> _U64(11)) * _TO_UNIT
+
+
+@njit(cache=True)
+def _param_block(seeds, salt, keys, kind, a, b, m, cum, val, last, row, cols, P, drawn, u):
+    """Every run's parameter vector: the fixed values, then each uncertain parameter from its
+    uniform number by the inverse CDF of `sim.scenario.quantity` (uniform, triangular,
+    choice; any other form is left to the caller)."""
+    for i in range(seeds.shape[0]):
+        base = _mix(_U64(seeds[i]) ^ salt)
+        for j in range(row.shape[0]):
+            P[i, j] = row[j]
+        for j in range(keys.shape[0]):
+            x = np.float64(_mix(base + keys[j] * _GAMMA) >> _U64(11)) * _TO_UNIT
+            u[i, j] = x
+            if kind[j] == 0:
+                v = a[j] + x * (b[j] - a[j])
+            elif kind[j] == 1:
+                cut = (m[j] - a[j]) / (b[j] - a[j])
+                if x < cut:
+                    v = a[j] + math.sqrt(x * (b[j] - a[j]) * (m[j] - a[j]))
+                else:
+                    v = b[j] - math.sqrt((1.0 - x) * (b[j] - a[j]) * (b[j] - m[j]))
+            elif kind[j] == 2:
+                idx = 0
+                for q in range(cum.shape[1]):
+                    if x >= cum[j, q]:
+                        idx += 1
+                v = val[j, min(idx, last[j])]
+            else:
+                v = math.nan
+            drawn[i, j] = v
+            P[i, cols[j]] = v
 
 
 @njit(cache=True)
@@ -429,15 +509,14 @@ def _invite(P, g, k, threat_col, roles, status, failed_at, est, lift_veto, deman
 
 @njit(cache=True)
 def _decisive(P, g, k, threat_col, roles, status, pledge, failed_at, est, lift_veto,
-              demands, softer, mandate, mlen, lift_task, mandate_failed, locked, target):
+              demands, softer, mandate, mlen, lift_task, mandate_failed, locked, target,
+              needs, troops):
     """R8c: the least pressure at which the convener expects the force to reach `target`."""
     sat = _satisfaction(P, demands, P[g[V_MISJ]] * est[est.shape[0] - 1], softer, mandate,
                         mlen, lift_task)
     need = _mandate_needed(P, g, sat, mandate_failed, not locked)
     total = 0.0
     n = status.shape[0]
-    needs = np.empty(n)
-    troops = np.empty(n)
     m = 0
     for c in range(n):
         st = status[c]
@@ -467,23 +546,10 @@ def _decisive(P, g, k, threat_col, roles, status, pledge, failed_at, est, lift_v
 
 
 @njit(cache=True)
-def _utility(P, g, k, c, cc, rl, stance, mandate, mlen, total, committed, pledge, target,
-             incentive, risk):
-    """R3."""
-    if mlen > 0:
-        s = 0.0
-        for j in range(mlen):
-            s += stance[cc, mandate[j]]
-        fit = s / mlen
-    else:
-        fit = 0.0
+def _utility(P, g, k, c, fit, motive, rl, total, committed, pledge, target, incentive, risk):
+    """R3 (`fit`: mean stance over the mandate; `motive`: the motives' weighted sum)."""
     others = total - (pledge[c, 0] if committed[c] else 0.0)
     share = min(1.0, others / target) if target > 0 else 1.0
-    motive = 0.0
-    motive += P[g[W_SOL]] * P[k[c, K_MSOL]]
-    motive += P[g[W_STA]] * P[k[c, K_MSTA]]
-    motive += P[g[W_UST]] * P[k[c, K_MUST]]
-    motive += P[g[W_REG]] * P[k[c, K_MREG]]
     if not (P[k[c, K_TROOPS]] > 0 or P[k[c, K_LOG]] > 0):
         r_ = 0.0
     elif rl == 0:
@@ -497,6 +563,23 @@ def _utility(P, g, k, c, cc, rl, stance, mandate, mlen, total, committed, pledge
     t4 = incentive * P[k[c, K_MUST]]
     t5 = -P[k[c, K_CA]] * r_
     return t0 + t1 + t2 + t3 + t4 + t5
+
+
+@njit(cache=True)
+def _refresh(P, g, k, partners, has_cond, motive):
+    """The values of each state that change only when an event changes a parameter."""
+    for c in range(k.shape[0]):
+        h = partners[c, 0] != -1
+        for j in range(K_UN, K_ACC + 1):
+            if P[k[c, j]] != 0.0:
+                h = True
+        has_cond[c] = h
+        m = 0.0
+        m += P[g[W_SOL]] * P[k[c, K_MSOL]]
+        m += P[g[W_STA]] * P[k[c, K_MSTA]]
+        m += P[g[W_UST]] * P[k[c, K_MUST]]
+        m += P[g[W_REG]] * P[k[c, K_MREG]]
+        motive[c] = m
 
 
 @njit(cache=True)
@@ -606,7 +689,19 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
     lines = np.zeros(T, np.bool_)
     tmp = np.full(T, -1, np.int64)
     wish = np.zeros(4)
+    changed_q = np.zeros(4, np.bool_)
     new_stance = np.zeros((K, T))
+    s_needs = np.empty(N)
+    s_troops = np.empty(N)
+    # per-state values that change only with an event (has_cond, motive) or with the mandate,
+    # a stance or the red line (red lines and fit, recomputed when `stale`)
+    has_cond = np.zeros(N, np.bool_)
+    motive = np.zeros(N)
+    red_lines = np.zeros((N, T), np.bool_)
+    n_red = np.zeros(N, np.int64)
+    fit = np.zeros(N)
+    stale = np.ones(N, np.bool_)
+    _refresh(P, g, k, partners, has_cond, motive)
     rounds_run = 0
     for r in range(1, R + 1):
         rounds_run = r
@@ -657,6 +752,9 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                     anchor[ev_ops[q, 4], ev_ops[q, 5]] = new
             if ev_int[e, 4] == 1:
                 collapsed = True
+            _refresh(P, g, k, partners, has_cond, motive)
+            for c in range(N):
+                stale[c] = True
         target = P[g[V_TARGET]] * ((1 - _CUT) if lift_target else 1.0)
         if collapsed:
             if rec:
@@ -719,6 +817,8 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                     mandate[j] = tmp[j] if j < n2 else -1
                 mlen = n2
                 mandate_failed = _NEG_INF
+                for c in range(N):
+                    stale[c] = True
                 frust[t] = 0.0
                 counts[C_CONC] += 1
                 if softer[t] >= 0:
@@ -731,7 +831,7 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
             else:
                 need = _decisive(P, g, k, threat_col, roles, status, pledge, failed_at, est,
                                  lift_veto, demands, softer, mandate, mlen, lift_task,
-                                 mandate_failed, locked, cur_target)
+                                 mandate_failed, locked, cur_target, s_needs, s_troops)
                 aim = need if need <= P[g[V_PMAX]] + EPS else 0.0
             if aim > pressure:
                 pressure = min(aim, pressure + P[g[V_PSTEP]])
@@ -783,11 +883,7 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                 continue
             cc = ccountry[c]
             unmet = False
-            has_cond = partners[c, 0] != -1
-            for j in range(K_UN, K_ACC + 1):
-                if P[k[c, j]] != 0.0:
-                    has_cond = True
-            if has_cond:
+            if has_cond[c]:
                 if P[k[c, K_UN]] != 0.0 and not un_auth:
                     unmet = True
                 if P[k[c, K_USLED]] != 0.0 and not us_led:
@@ -810,15 +906,23 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                     unmet = True
                 if acceptance < P[k[c, K_ACC]]:
                     unmet = True
-            nlines = 0
-            red = P[g[W_LINE]]
+            if stale[c]:
+                red = P[g[W_LINE]]
+                n_red[c] = 0
+                s = 0.0
+                for t in range(T):
+                    red_lines[c, t] = False
+                for j in range(mlen):
+                    t = mandate[j]
+                    s += stance[cc, t]
+                    if stance[cc, t] <= red:
+                        red_lines[c, t] = True
+                        n_red[c] += 1
+                fit[c] = s / mlen if mlen > 0 else 0.0
+                stale[c] = False
+            nlines = n_red[c]
             for t in range(T):
-                lines[t] = False
-            for j in range(mlen):
-                t = mandate[j]
-                if stance[cc, t] <= red:
-                    lines[t] = True
-                    nlines += 1
+                lines[t] = red_lines[c, t]
             winset_fail = False
             win_obj = -1
             if has_home[c]:
@@ -865,8 +969,8 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                             ever_obj[c, t] = True
                     continue
                 rl = roles[c, 2]
-                u = _utility(P, g, k, c, cc, rl, stance, mandate, mlen, total, committed,
-                             pledge, target, incentive, risk)
+                u = _utility(P, g, k, c, fit[c], motive[c], rl, total, committed, pledge,
+                             target, incentive, risk)
                 noise = P[g[W_NOISE]] * _triangular(_uniform(seed, _SALT_NOISE,
                                                              noise_keys[c], r))
                 if u + noise <= 0:
@@ -904,8 +1008,8 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                     status[c] = 8
                     counts[C_SUSPENSIONS] += 1
                 continue
-            u = _utility(P, g, k, c, cc, role[c], stance, mandate, mlen, total, committed,
-                         pledge, target, incentive, risk)
+            u = _utility(P, g, k, c, fit[c], motive[c], role[c], total, committed, pledge,
+                         target, incentive, risk)
             noise = P[g[W_NOISE]] * _triangular(_uniform(seed, _SALT_NOISE, noise_keys[c], r))
             if u + noise + P[g[W_AUD]] <= 0:
                 _withdraw(c, 2, status, pledge, ratified, restricted, counts)
@@ -921,7 +1025,8 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
             for q in range(4):
                 if wish[q] <= 0 < pledge[c, q]:
                     wish[q] = pledge[c, q]
-            changed_q = np.zeros(4, np.bool_)
+            for q in range(4):
+                changed_q[q] = False
             anyq = False
             for q in range(4):
                 capq = P[k[c, q]]
@@ -1040,14 +1145,13 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                 ms[3] = r
         # -------------------------------------------------------------- R9 consultation
         for cc in range(K):
-            for t in range(T):
-                new_stance[cc, t] = stance[cc, t]
-        for cc in range(K):
             if consults[cc, 0] < 0:
                 continue
             mu = P[cw_col[cc]]
             if mu == 0:
                 continue
+            for t in range(T):
+                new_stance[cc, t] = stance[cc, t]
             for t in range(T):
                 npeers = 0
                 s_ = 0.0
@@ -1062,8 +1166,13 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                     new_stance[cc, t] = (1 - mu) * anchor[cc, t] + \
                         mu * (stance[cc, t] + s_) / (npeers + 1)
         for cc in range(K):
+            if consults[cc, 0] < 0 or P[cw_col[cc]] == 0:
+                continue
             for t in range(T):
                 stance[cc, t] = new_stance[cc, t]
+            for c in range(N):
+                if ccountry[c] == cc:
+                    stale[c] = True
         if rec:
             _record(r - 1, pledge, status, pressure, clarity, incentive, mandate, mlen,
                     accepted, r_f, r_status, r_mandate, ccountry)

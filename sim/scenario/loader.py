@@ -717,7 +717,11 @@ class LoadedScenario:
         parameter's path, so it depends on nothing else; distributions of one form are
         evaluated together, element by element."""
         seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
-        u = rng.uniforms(seeds, rng.PARAM, self.uncertain_keys)
+        return self.quantiles(rng.uniforms(seeds, rng.PARAM, self.uncertain_keys))
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        """The uncertain parameters at the uniform numbers `u` (runs x uncertain parameters):
+        each distribution's inverse CDF, distributions of one form evaluated together."""
         out = np.empty_like(u)
         for cols, quantile in self._quantile_groups():
             out[:, cols] = quantile(u[:, cols])
