@@ -1565,3 +1565,19 @@ def outcome_rows(block: dict) -> list[dict]:
             row[key] = v
         rows.append(row)
     return rows
+
+
+def compiled_on_disk() -> bool:
+    """Whether numba's disk cache holds the compiled kernel (else the first call compiles it,
+    which takes about a minute)."""
+    import pathlib
+
+    cache = pathlib.Path(__file__).resolve().parent / "__pycache__"
+    return any(cache.glob("fast._block-*.nbi"))
+
+
+def announce_compilation(log=print) -> None:
+    """Say so when the first call will compile the kernel."""
+    if not compiled_on_disk() and not _block.signatures:
+        log("Compiling the fast model path once (about a minute on this machine); later runs "
+            "start at once.")
