@@ -12,15 +12,19 @@ describe_pledge = NegotiationModel.describe_pledge
 
 
 
-def trace_run(loaded: LoadedScenario, seed: int) -> dict:
-    """Run one replication with tracing on; return everything the trace shows."""
-    out, drawn, model = run_one(loaded, seed, trace=True)
+def trace_run(loaded: LoadedScenario, seed: int, fixed: dict | None = None) -> dict:
+    """Run one replication (run seed `seed`; `fixed`: a point's fixed parameter values) with
+    tracing on; return everything the trace shows."""
+    out, drawn, model = run_one(loaded, seed, trace=True, fixed=fixed)
+    uncertain = dict(loaded.uncertain)
     return {
         "scenario": loaded.name,
         "file": loaded.path,
         "seed": seed,
         "overrides": list(loaded.overrides),
-        "sampled": {p: {"value": v, "distribution": dict(loaded.uncertain)[p].describe()}
+        "fixed": dict(fixed or {}),
+        "sampled": {p: {"value": v, "distribution": "the point's fixed value"
+                        if p in (fixed or {}) else uncertain[p].describe()}
                     for p, v in drawn.items()},
         "events": model.events_log,
         "outcome": out,

@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from sim.explorer import logic as explorer
 from sim.cli import main
+from sim.explorer import logic as explorer
 from sim.scenario import load_scenario
 from sim.trace import trace_run
 

@@ -30,12 +30,12 @@ def test_same_seed_same_trace_byte_for_byte():
 
 
 def test_json_trace_matches_text_trace(capsys):
-    assert main(["trace", BASELINE, "--seed", "1", "--json"]) == 0
+    assert main(["trace", BASELINE, "--run-seed", "1", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["seed"] == 1 and data["scenario"] == "baseline"
     kinds = {e["kind"] for e in data["events"]}
     assert {"round", "invite", "propose", "decide", "mandate"} <= kinds
-    assert main(["trace", BASELINE, "--seed", "1"]) == 0
+    assert main(["trace", BASELINE, "--run-seed", "1"]) == 0
     text = capsys.readouterr().out
     for e in data["events"]:
         assert e["text"] in text
@@ -69,7 +69,7 @@ def test_trace_tells_the_story(baseline):
                 assert f"{key[7:]}: withdraws its pledge:" in text
 
 
-def test_trace_of_seed_1_runs_from_the_command_line():
-    text = _cli("trace", BASELINE, "--seed", "1").decode()
+def test_trace_of_run_1_runs_from_the_command_line():
+    text = _cli("trace", BASELINE, "--run", "1").decode()
     assert "Uncertain parameters drawn for this run:" in text
     assert "Countries:" in text and "Turkey       not invited" in text
