@@ -258,9 +258,9 @@ def test_bad_chunks_are_reported_and_recomputed(tmp_path, baseline):
     stem = "0000000050-0000000100"  # from another seed: all its files, manifest included
     for f in other.glob(f"{stem}.*"):
         (chunks / f.name).write_bytes(f.read_bytes())
-    _flip_bit(chunks / "0000000100-0000000150.runs.parquet")
-    data = (chunks / "0000000200-0000000250.rounds.parquet").read_bytes()
-    (chunks / "0000000200-0000000250.rounds.parquet").write_bytes(data[:100])
+    _flip_bit(chunks / "0000000100-0000000150.runs.arrow")
+    data = (chunks / "0000000200-0000000250.rounds.arrow").read_bytes()
+    (chunks / "0000000200-0000000250.rounds.arrow").write_bytes(data[:100])
     (chunks / "0000000300-0000000350.json").unlink()
     logs: list[str] = []
     res = run_experiment(baseline, seed=5, out=tmp_path / "5", **{**kw, "log": logs.append})
@@ -276,15 +276,40 @@ def test_bad_chunks_are_reported_and_recomputed(tmp_path, baseline):
 
 
 def test_two_identical_commands_one_waits_for_the_other(tmp_path):
-    cmd, first = _start(tmp_path, 800)
-    _wait_for_chunks(tmp_path, 2, first)
-    second = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
-    first.wait(timeout=120)
-    assert first.returncode == 0 and second.returncode == 0, second.stderr
-    assert "Waiting: another process" in second.stderr and "Reusing" in second.stderr
+    cmd = _cli(tmp_path, 1500)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                              text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    waited = [e for e in errs if "Waiting: another process" in e]
+    assert len(waited) == 1 and "Reusing the complete results" in waited[0], errs
     (final,) = (tmp_path / "baseline").iterdir()
     assert not final.name.endswith(".partial")
-    assert load_result(final).metadata["total_runs"] == 800
+    assert load_result(final).metadata["total_runs"] == 1500
+
+
+def test_a_held_lock_makes_the_command_wait(tmp_path, baseline):
+    """While another process holds the experiment's folder, the command waits (saying so),
+    then does the work itself if the holder left it unfinished."""
+    probe = run_experiment(baseline, 60, 3, chunk=20, log=_quiet)
+    partial = files.partial_of(tmp_path / "baseline" / probe.experiment_id)
+    lock = files.FolderLock(partial)
+    assert lock.acquire()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", str(BASELINE),
+                             "--runs", "60", "--seed", "3", "--workers", "1", "--out",
+                             str(tmp_path), "--no-progress"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT, text=True)
+    try:
+        said = [proc.stderr.readline() for _ in range(2)]  # "Running ...", then "Waiting ..."
+        assert "Waiting: another process" in said[1], said
+        time.sleep(1)
+        assert proc.poll() is None and not list(partial.iterdir())  # nothing written meanwhile
+    finally:
+        lock.release()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    result = load_result(tmp_path / "baseline" / probe.experiment_id)
+    pd.testing.assert_frame_equal(result.runs, probe.runs)
 
 
 def _processes() -> dict[int, tuple[int, str]]:
@@ -396,6 +421,13 @@ def test_report_rebuilds_the_presentation(tmp_path, baseline, capsys):
     assert (res.folder / "report.html").exists()
     assert main(["report", str(tmp_path)]) == 2  # not a results folder
     assert "not a complete results folder" in capsys.readouterr().err
+    # a presentation cut short (no report.html, written last) is drawn again on reuse
+    (res.folder / "report.html").unlink()
+    again = run_experiment(baseline, runs=80, seed=4, out=tmp_path, log=_quiet)
+    assert again.reused and again.summary is None
+    assert main(["run", str(BASELINE), "--runs", "80", "--seed", "4", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert (res.folder / "report.html").exists()
 
 
 def test_compare_files_and_folders(tmp_path, capsys):

@@ -214,6 +214,8 @@ class FolderLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError as e:
+                if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP):
+                    break  # a file system without locks: go on, as without fcntl
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     os.close(fd)
                     raise StorageError(self.folder, f"cannot lock: {e.strerror}") from None

@@ -34,8 +34,8 @@ from .limits import ExperimentError, check_runs, check_seed
 from .pool import check_workers, executor_for, run_tasks
 from .progress import Progress
 from .seeds import run_seed
-from .store import ChunkStore, Experiment, ResultError
-from .tables import ROUNDS, TableBuilder, rounds_schema, runs_schema, to_parquet
+from .store import ChunkStore, Experiment, Merger, ResultError
+from .tables import ROUNDS, TableBuilder, rounds_schema, runs_schema, to_chunk
 
 # ---------------------------------------------------------------------------- one chunk
 
@@ -58,7 +58,8 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
     rb = TableBuilder(runs_schema(loaded, point_paths, has_points), "outcome record")
     gb = TableBuilder(rounds_schema(loaded, has_points), "round record") if rounds else None
     seeds: dict[int, int] = {}
-    rows = []
+    rows: list[dict] = []
+    round_rows: list[dict] = []
     for r in range(start, stop):
         point, run = divmod(r, runs) if has_points else (None, r)
         seed = seeds.get(run)
@@ -69,9 +70,14 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
         rows.append({**key, "seed": seed, **{f"param.{p}": v for p, v in rec.params.items()},
                      **rec.outcome})
         if gb is not None:
-            gb.add(rec.rounds, **key)
+            for row in rec.rounds:  # the run's own fresh records: completed in place
+                row.update(key)
+            round_rows += rec.rounds
     rb.add(rows)
-    return rb.table(), (gb.table() if gb is not None else None)
+    if gb is None:
+        return rb.table(), None
+    gb.add(round_rows)
+    return rb.table(), gb.table()
 
 
 # The loaded scenario of the experiment a worker serves, installed once per worker process by
@@ -91,13 +97,13 @@ def _chunk_task(key: str, loaded: LoadedScenario | None, master: int, start: int
                 points, rounds: bool, runs: int, encode: bool):
     """The worker's side of one chunk. `loaded` is None in a pool made here (the initializer
     installed it); an executor made elsewhere (Dask) receives it with the task. With `encode`
-    the tables come back as Parquet bytes, compressed in the worker."""
+    the tables come back as the bytes of chunk files, encoded in the worker."""
     if loaded is None:
         loaded = _SCENARIOS[key]
     tables = compute_chunk(loaded, master, start, stop, points, rounds, runs)
     if not encode:
         return tables
-    return tuple(None if t is None else to_parquet(t) for t in tables)
+    return tuple(None if t is None else to_chunk(t) for t in tables)
 
 
 def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
@@ -336,24 +342,33 @@ class _Job:
             else:
                 self.log(f"Starting again: {partial} was made with other settings.")
                 files.empty_folder(partial)
+        for leftover in partial.iterdir():  # half-written tables of a killed merge, say
+            if leftover.name not in ("plan.json", "chunks"):
+                files.remove_tree(leftover)
         files.write_json(plan_file, plan)
         kinds = ["runs", "rounds"] if self.rounds else ["runs"]
         chunks = ChunkStore(partial, self.identity, kinds, self.log)
         done = chunks.done(self.ranges)
         todo = [r for r in self.ranges if r not in done]
         reused = sum(b - a for a, b in done)
+        merger = Merger(partial, chunks, self.ranges)
         started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
 
-        def save(a, b, blobs):
-            chunks.save(a, b, {k: blob for k, blob in zip(kinds, blobs, strict=False)
-                               if blob is not None})
+        def save(a, b, encoded):
+            blobs = {k: blob for k, blob in zip(kinds, encoded, strict=False)
+                     if blob is not None}
+            chunks.save(a, b, blobs)
+            merger.ready(a, blobs)
 
-        self._compute(todo, save, encode=True, done_before=reused)
+        try:
+            for a, _ in sorted(done):
+                merger.ready(a)
+            self._compute(todo, save, encode=True, done_before=reused)
+            listed = merger.finish()
+        except BaseException:
+            merger.abort()
+            raise
         wall = time.perf_counter() - t0
-        listed = {}
-        for kind in kinds:
-            layout = store.LAYOUTS[kind]
-            listed[layout.file] = chunks.merge(self.ranges, kind, partial / layout.file)
         meta = self._metadata(final.name, started, wall, reused, command)
         meta["files"] = listed
         files.remove_tree(partial / "chunks")

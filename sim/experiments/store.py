@@ -11,10 +11,12 @@ renamed to `<id>/` only when metadata.json, which holds the hashes of the tables
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -29,7 +31,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from . import files
-from .tables import ROUNDS, RUNS, Layout, from_parquet
+from .tables import ROUNDS, RUNS, Layout, from_chunk
 
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "PyYAML")
 SIM_DIR = Path(__file__).resolve().parent.parent
@@ -170,7 +172,7 @@ class Experiment:
 class ChunkStore:
     """The chunk files of an unfinished experiment, in `<partial>/chunks/`.
 
-    A chunk of rows start..stop-1 is one Parquet file per table and a manifest written last
+    A chunk of rows start..stop-1 is one Arrow file per table and a manifest written last
     (`<start>-<stop>.json`): the chunk's identity (scenario, master seed, points, code, range)
     and the SHA-256 of each file. A chunk counts as done only if its manifest matches this
     experiment and every file matches its checksum; anything else is reported and recomputed.
@@ -185,7 +187,7 @@ class ChunkStore:
         return f"{start:010d}-{stop:010d}"
 
     def _file(self, start: int, stop: int, kind: str) -> Path:
-        return self.dir / f"{self._stem(start, stop)}.{kind}.parquet"
+        return self.dir / f"{self._stem(start, stop)}.{kind}.arrow"
 
     def _manifest(self, start: int, stop: int) -> Path:
         return self.dir / f"{self._stem(start, stop)}.json"
@@ -260,35 +262,78 @@ class ChunkStore:
             f.unlink(missing_ok=True)
             raise files.StorageError(f, "this chunk file changed on disk while the experiment "
                                         "ran; rerun the same command to compute it again")
-        return from_parquet(data)
+        return from_chunk(data)
 
-    def merge(self, ranges: list[tuple[int, int]], kind: str, dest: Path) -> dict:
-        """Merge the chunks of one table, in row order, into `dest` with fixed row groups;
-        return its size and hash for metadata.json."""
+
+class Merger:
+    """Writes runs.parquet (and rounds.parquet) while the chunks arrive: each chunk is appended
+    as soon as every chunk before it is in, so the merge overlaps the computing, and only the
+    last chunks remain to be written at the end. Row groups have a fixed number of rows, so
+    the files are the same however the runs were cut and in whatever order chunks finished.
+    A chunk that arrives early waits (in memory: at most the few chunks in flight; a resumed
+    one on disk)."""
+
+    def __init__(self, folder: Path, chunks: ChunkStore, ranges: list[tuple[int, int]]):
+        self.folder, self.chunks, self.kinds = folder, chunks, chunks.kinds
+        self.starts = {a: b for a, b in ranges}
+        self.next = 0
+        self.waiting: dict[int, dict[str, bytes] | None] = {}
+        self.tmp = {k: files.temporary(folder / LAYOUTS[k].file) for k in self.kinds}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.buffers: dict[str, list[pa.Table]] = {k: [] for k in self.kinds}
+        self.buffered = dict.fromkeys(self.kinds, 0)
+
+    def ready(self, start: int, blobs: dict[str, bytes] | None = None) -> None:
+        """Chunk `start` is saved (its `blobs` in hand, or None: read it from disk)."""
+        self.waiting[start] = blobs
+        while self.next in self.waiting:
+            a = self.next
+            got = self.waiting.pop(a)
+            b = self.starts[a]
+            for kind in self.kinds:
+                table = from_chunk(got[kind]) if got else self.chunks.read(a, b, kind)
+                self._append(kind, table)
+            self.next = b
+
+    def _append(self, kind: str, table: pa.Table) -> None:
         layout: Layout = LAYOUTS[kind]
-        writer = None
-        buffer: list[pa.Table] = []
-        buffered = 0
-        with files.writing(dest) as tmp:
-            try:
-                for a, b in ranges:
-                    t = self.read(a, b, kind)
-                    if writer is None:
-                        writer = pq.ParquetWriter(tmp, layout.schema(t.schema),
-                                                  **layout.options)
-                    buffer.append(t)
-                    buffered += t.num_rows
-                    while buffered >= layout.row_group:
-                        whole = pa.concat_tables(buffer)
-                        _write_group(writer, layout, whole.slice(0, layout.row_group))
-                        rest = whole.slice(layout.row_group)
-                        buffer, buffered = [rest], rest.num_rows
-                if buffered:
-                    _write_group(writer, layout, pa.concat_tables(buffer))
-            finally:
-                if writer is not None:
-                    writer.close()
-        return {"sha256": files.sha256_file(dest), "bytes": dest.stat().st_size}
+        with files.storage(self.tmp[kind]):
+            if kind not in self.writers:
+                self.writers[kind] = pq.ParquetWriter(self.tmp[kind],
+                                                      layout.schema(table.schema),
+                                                      **layout.options)
+            self.buffers[kind].append(table)
+            self.buffered[kind] += table.num_rows
+            while self.buffered[kind] >= layout.row_group:
+                whole = pa.concat_tables(self.buffers[kind])
+                _write_group(self.writers[kind], layout, whole.slice(0, layout.row_group))
+                rest = whole.slice(layout.row_group)
+                self.buffers[kind], self.buffered[kind] = [rest], rest.num_rows
+
+    def finish(self) -> dict:
+        """Write what is left, put the files in place; return their sizes and hashes."""
+        if self.next != max(self.starts.values(), default=0) or self.waiting:
+            raise RuntimeError(f"chunks missing: the merge stopped at row {self.next:,}")
+        listed = {}
+        for kind in self.kinds:
+            layout = LAYOUTS[kind]
+            dest = self.folder / layout.file
+            with files.storage(dest):
+                if self.buffered[kind]:
+                    _write_group(self.writers[kind], layout,
+                                 pa.concat_tables(self.buffers[kind]))
+                self.writers.pop(kind).close()
+                os.replace(self.tmp[kind], dest)
+            listed[layout.file] = {"sha256": files.sha256_file(dest),
+                                   "bytes": dest.stat().st_size}
+        return listed
+
+    def abort(self) -> None:
+        for kind, writer in self.writers.items():
+            with contextlib.suppress(Exception):
+                writer.close()
+            self.tmp[kind].unlink(missing_ok=True)
+        self.writers.clear()
 
 
 def _write_group(writer: pq.ParquetWriter, layout: Layout, table: pa.Table) -> None:
@@ -353,7 +398,7 @@ def load_result(folder: str | Path, expect: dict | None = None) -> Experiment:
     verify(folder, meta)
     summary = None
     s = folder / "summary.json"
-    if s.exists():
+    if s.exists() and (folder / "report.html").exists():  # the report is written last
         try:
             summary = json.loads(s.read_text(encoding="utf-8"))
         except (OSError, ValueError):
