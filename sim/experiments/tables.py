@@ -45,7 +45,7 @@ class Layout:
 RUNS = Layout("runs.parquet", 10_000)
 #: one row per run and round: long and repetitive (the same statuses and dates again and
 #: again), so dictionary-encoded and compressed
-ROUNDS = Layout("rounds.parquet", 200_000, {"compression": "zstd"}, dictionary=True)
+ROUNDS = Layout("rounds.parquet", 65_536, {"compression": "zstd"}, dictionary=True)
 
 
 def arrow_field(name: str, kind: str) -> pa.Field:
