@@ -186,9 +186,12 @@ _CLIENTS: list = []
 def _executor(args):
     """A Dask client's executor when --scheduler is given, else None (local processes).
 
-    The client lives until the command ends (`main` closes it)."""
+    The client lives until the command ends (`main` closes it); every experiment of the
+    command (compare runs several) shares it."""
     if not getattr(args, "scheduler", None):
         return None
+    if getattr(args, "dask_executor", None) is not None:
+        return args.dask_executor
     try:
         from distributed import Client
     except ImportError:
@@ -199,7 +202,8 @@ def _executor(args):
         raise UsageError(f"--scheduler {args.scheduler}: cannot connect "
                          f"({type(e).__name__}: {e})") from None
     _CLIENTS.append(client)
-    return client.get_executor()
+    args.dask_executor = client.get_executor()
+    return args.dask_executor
 
 
 class UsageError(Exception):

@@ -139,20 +139,29 @@ def _python(code: str, tmp_path, as_file: bool):
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
-@pytest.mark.parametrize("as_file", [True, False], ids=["script", "notebook-like"])
-def test_several_workers_from_an_unguarded_script_or_a_notebook(tmp_path, as_file):
+@pytest.mark.parametrize("as_file, guarded_with_a_thread", [(True, False), (False, False),
+                                                            (True, True)],
+                         ids=["script", "notebook-like", "guarded-script-with-a-thread"])
+def test_several_workers_from_a_script_or_a_notebook(tmp_path, as_file, guarded_with_a_thread):
+    """fork for a plain script (even unguarded), forkserver without a main file (as in a
+    notebook) or beside other threads: each gives the same tables as one process."""
     code = textwrap.dedent("""
-        import hashlib
         from sim import load_scenario, run_experiment
         scenario = load_scenario("scenarios/baseline.yaml")
         a = run_experiment(scenario, runs=120, seed=1, workers=2, chunk=20)
         b = run_experiment(scenario, runs=120, seed=1)
         assert a.runs.equals(b.runs) and a.rounds.equals(b.rounds)
-        print("rows", len(a.runs))
+        from sim.experiments.pool import start_method
+        print("rows", len(a.runs), "started by", start_method())
     """)
+    if guarded_with_a_thread:
+        code = ("import threading, time\nif __name__ == '__main__':\n"
+                "    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+                + textwrap.indent(code, "    "))
     p = _python(code, tmp_path, as_file)
     assert p.returncode == 0, p.stderr
-    assert "rows 120" in p.stdout
+    expected = "fork" if as_file and not guarded_with_a_thread else "forkserver"
+    assert f"rows 120 started by {expected}\n" in p.stdout
     assert "Traceback" not in p.stderr and "bootstrapping" not in p.stderr
 
 

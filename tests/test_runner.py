@@ -118,6 +118,18 @@ def test_rounds_table(tmp_path, baseline):
         assert numbers == list(range(1, len(numbers) + 1)), run
 
 
+def test_rounds_in_memory_and_in_the_folder_agree_over_row_groups(tmp_path, baseline,
+                                                                  monkeypatch):
+    from sim.experiments import store, tables
+
+    small = tables.Layout("rounds.parquet", 100, tables.ROUNDS.options, dictionary=True)
+    monkeypatch.setitem(store.LAYOUTS, "rounds", small)  # many row groups from a few runs
+    saved = run_experiment(baseline, runs=30, seed=5, chunk=7, out=tmp_path, log=_quiet)
+    assert pq.ParquetFile(saved.rounds_file).metadata.num_row_groups > 3
+    memory = run_experiment(baseline, runs=30, seed=5, chunk=11)
+    pd.testing.assert_frame_equal(memory.rounds, saved.rounds)
+
+
 def test_no_rounds(tmp_path, baseline):
     with_rounds = _run(tmp_path, baseline, runs=30, seed=2)
     without = _run(tmp_path, baseline, runs=30, seed=2, rounds=False)

@@ -31,16 +31,21 @@ def start_method() -> str | None:
     Mesa's batch runner forces the global start method to "spawn" when imported, and spawn
     (like forkserver) re-runs the caller's main script in every worker, which breaks a script
     without an `if __name__ == "__main__"` guard. So the choice is made here, not inherited:
-    - Linux, called from a script: fork (nothing is re-imported; workers start at once);
-    - Linux, called from a notebook, a REPL or `python -c` (no main file to re-import, but
-      perhaps other threads, which make fork unsafe): forkserver;
+    - Linux, a notebook (ipykernel), a REPL or `python -c` (nothing to re-run, but perhaps
+      other threads, which make fork unsafe): forkserver;
+    - Linux, a script with a guard while other threads run: forkserver;
+    - Linux, any other script (guarded or not): fork (nothing is re-run; workers start at
+      once; no other thread can hold a lock across the fork);
     - elsewhere (fork is unsafe on macOS): spawn, if the main script is guarded or there is
       none; otherwise the current process, since its workers would re-run the script.
     """
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    interactive = main_file is None or "ipykernel" in sys.modules
     if sys.platform.startswith("linux"):
-        return "fork" if main_file else "forkserver"
-    if main_file is None or _guarded(main_file):
+        if interactive or (threading.active_count() > 1 and _guarded(main_file)):
+            return "forkserver"
+        return "fork"
+    if interactive or _guarded(main_file):
         return "spawn"
     return None
 

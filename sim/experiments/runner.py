@@ -20,6 +20,7 @@ import concurrent.futures as cf
 import datetime as dt
 import json
 import math
+import numbers
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ from .pool import check_workers, executor_for, run_tasks
 from .progress import Progress
 from .seeds import run_seed
 from .store import ChunkStore, Experiment, Merger, ResultError
-from .tables import ROUNDS, TableBuilder, rounds_schema, runs_schema, to_chunk
+from .tables import TableBuilder, rounds_schema, runs_schema, to_chunk
 
 # ---------------------------------------------------------------------------- one chunk
 
@@ -150,7 +151,7 @@ def check_points(loaded: LoadedScenario, points) -> tuple[dict, ...] | None:
             value = p[path]
             if path not in loaded.bounds:
                 raise ScenarioError([(loaded.path, path, "points: no numeric parameter here")])
-            if isinstance(value, bool) or not isinstance(value, int | float) or \
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
                     not math.isfinite(value):
                 raise ScenarioError([(loaded.path, path, f"points[{i}]: expected a finite "
                                       f"number, got {value!r}")])
@@ -197,9 +198,10 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     log = log or _stderr
     points = check_points(loaded, points)
-    runs = check_runs(loaded.scenario.runs if runs is None else runs, len(points or (0,)))
+    n_points = len(points) if points else 1
+    runs = check_runs(loaded.scenario.runs if runs is None else runs, n_points)
     seed = check_seed(loaded.scenario.seed if seed is None else seed)
-    total = runs * len(points or (0,))
+    total = runs * n_points
     chunk = default_chunk_size(total) if chunk is None else check_runs(chunk, what="--chunk-size")
     if executor is None:
         workers = check_workers(workers, log)
@@ -238,8 +240,8 @@ class _Job:
             with executor_for(self.workers, self.executor, _install, (key, self.loaded),
                               self.log) as (pool, own):
                 shipped = None if own else self.loaded  # a pool made here has it already
-                tasks = [(key, shipped, self.seed, a, b, self._points_for(a, b), self.rounds,
-                          self.runs, encode) for a, b in todo]
+                tasks = ((key, shipped, self.seed, a, b, self._points_for(a, b), self.rounds,
+                          self.runs, encode) for a, b in todo)
 
                 def arrived(i, tables):
                     a, b = todo[i]
@@ -288,9 +290,12 @@ class _Job:
         wall = time.perf_counter() - t0
         ordered = [parts[r] for r in self.ranges]  # in row order, whatever order they finished
         tables = {"runs": pa.concat_tables([p[0] for p in ordered])}
-        if self.rounds:
-            tables["rounds"] = ROUNDS.prepare(
-                pa.concat_tables([p[1] for p in ordered]).combine_chunks())
+        if self.rounds:  # encoded row group by row group, as rounds.parquet is: same frames
+            layout = store.LAYOUTS["rounds"]
+            whole = pa.concat_tables([p[1] for p in ordered])
+            tables["rounds"] = pa.concat_tables([
+                layout.prepare(whole.slice(i, layout.row_group).combine_chunks())
+                for i in range(0, max(whole.num_rows, 1), layout.row_group)])
         meta = self._metadata(store.experiment_id(self.identity), started, wall, 0, None)
         return Experiment(meta, None, False, None, tables)
 
