@@ -65,7 +65,8 @@ def test_compare_of_long_names(tmp_path):
 
 @pytest.mark.parametrize("target, problem", [
     ("file", "is a file, not a folder"), ("/", "system folder"), ("/usr", "system folder"),
-    ("/proc/isf", "system folder"), ("", "empty"), ("under-file", "is a file"),
+    ("/proc/isf", "system folder"), ("/etc/isf", "system folder"), ("", "empty"),
+    ("under-file", "is a file"),
 ])
 def test_bad_out_is_refused_before_anything_runs(tmp_path, target, problem, capsys):
     a_file = tmp_path / "a_file"

@@ -31,8 +31,10 @@ MAX_NAME = 80
 #: top-level folders of the file system that never receive results
 SYSTEM_DIRS = frozenset({"bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32",
                          "opt", "proc", "run", "sbin", "srv", "sys", "usr", "var"})
-#: system folders whose whole subtree is refused (kernel and device views, not storage)
-SYSTEM_TREES = ("proc", "sys", "dev")
+#: system folders whose whole subtree is refused: kernel and device views, the system's
+#: programs, libraries and configuration (results have no business there)
+SYSTEM_TREES = ("proc", "sys", "dev", "etc", "bin", "sbin", "boot", "usr", "lib", "lib32",
+                "lib64", "libx32")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
                      *(f"LPT{i}" for i in range(1, 10))}
 
