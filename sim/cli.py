@@ -455,7 +455,12 @@ def cmd_explore(args) -> int:
     print(f"ISF explorer on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr)
     cmd = [sys.executable, "-m", "solara", "run", str(app), "--host", args.host, "--port",
            str(args.port), "--production", "--no-open" if args.no_open else "--open"]
-    return subprocess.call(cmd, cwd=Path(__file__).resolve().parent.parent)
+    # become the server rather than start it as a child: stopping or killing this process
+    # then stops the server too (a child would be left running on its own)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(Path(__file__).resolve().parent.parent)
+    os.execv(sys.executable, cmd)
 
 
 def cmd_schema(args) -> int:
