@@ -69,30 +69,37 @@ def bench_batch_run(runs: int, processes: int) -> float:
     return runs / wall
 
 
-def bench_runner(runs: int, workers: int) -> tuple[float, float]:
-    """(runs/s of the runner alone, runs/s end to end with the results folder)."""
-    from sim.api import run_scenario
-    from sim.experiments.runner import ScenarioSpec, execute
+def bench_runner(runs: int, workers: int, rounds: bool = True) -> tuple[float, float]:
+    """(runs/s of the runner alone, in memory; runs/s end to end: the results folder with
+    runs.parquet and rounds.parquet, then summary, plots and report, as `python run.py run`)."""
+    from sim.analysis.present import present
+    from sim.experiments import run_experiment
 
     loaded = load_scenario(BASELINE)
+    t0 = time.perf_counter()
+    run_experiment(loaded, runs, 1, workers=workers, rounds=rounds, log=_quiet)
+    runner = runs / (time.perf_counter() - t0)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        execute(ScenarioSpec.of(loaded), 1, runs, Path(tmp) / "p", workers=workers,
-                progress=False)
-        runner = runs / (time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        run_scenario(loaded, runs=runs, seed=1, out=tmp, workers=workers, progress=False,
-                     log=lambda *a: None)
+        res = run_experiment(loaded, runs, 1, out=tmp, workers=workers, rounds=rounds,
+                             log=_quiet)
+        present(res.folder, verified=True)
         total = runs / (time.perf_counter() - t0)
     return runner, total
 
 
+def _quiet(*_):
+    pass
+
+
 def _memory_child(runs: int, workers: int) -> None:
-    from sim.api import run_scenario
+    from sim.analysis.present import present
+    from sim.experiments import run_experiment
 
     with tempfile.TemporaryDirectory() as tmp:
-        run_scenario(load_scenario(BASELINE), runs=runs, seed=1, out=tmp, workers=workers,
-                     progress=False, log=lambda *a: None)
+        res = run_experiment(load_scenario(BASELINE), runs, 1, out=tmp, workers=workers,
+                             log=_quiet)
+        present(res.folder, verified=True)
     kib = 1024 if sys.platform != "darwin" else 1
     print(json.dumps({
         "main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib / 2**20,
@@ -123,6 +130,10 @@ def main() -> None:
           f"speed-up {r2 / r1:.2f}x")
     print(f"end to end (with results folder): 1 worker {t1:,.0f} runs/s   2 workers "
           f"{t2:,.0f} runs/s")
+    n1, _ = bench_runner(n, 1, rounds=False)
+    n2, _ = bench_runner(n, 2, rounds=False)
+    print(f"runner without the rounds table (--no-rounds): 1 worker {n1:,.0f} runs/s   "
+          f"2 workers {n2:,.0f} runs/s")
     b2 = bench_batch_run(n, 2)
     print(f"mesa.batch_run, {n:,} runs, 2 processes: {b2:,.0f} runs/s   runner / batch_run: "
           f"{r2 / b2:.2f}x (end to end {t2 / b2:.2f}x)")

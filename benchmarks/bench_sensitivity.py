@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.analysis import sensitivity  # noqa: E402
+from sim.analysis.studies import sensitivity  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
 
@@ -26,13 +27,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-rounds", action="store_true", help="without the rounds table")
     args = ap.parse_args()
     loaded = load_scenario(ROOT / "scenarios" / "baseline.yaml")
     params = [(p, tuple(map(float, d.support()))) for p, d in loaded.uncertain][:10]
     base = 64 if args.quick else 512
     t0 = time.perf_counter()
-    study = sensitivity(loaded, "sobol", params, base, runs=10, seed=1, workers=args.workers,
-                        second_order=True, progress=False)
+    with tempfile.TemporaryDirectory() as tmp:  # as the command line: runs saved, then analysed
+        study = sensitivity(loaded, "sobol", params, base, runs=10, seed=1, workers=args.workers,
+                            second_order=True, out=tmp, rounds=not args.no_rounds,
+                            log=lambda *a: None)
     wall = time.perf_counter() - t0
     points = study.info["points"]
     print(f"Sobol analysis: {len(params)} parameters, {base} base samples, {points:,} points x "

@@ -1,7 +1,8 @@
-"""The command line: `python run.py [run|trace|validate|schema] ...`.
+"""The command line: `python run.py [run|compare|sweep|sensitivity|discover|report|trace|...]`.
 
-Bad input never shows a traceback: the message names the file, the key and the problem, and
-the command exits with status 2 having written nothing.
+Bad input never shows a traceback: the message names the file, the key or the option and the
+problem, and the command exits with status 2 having written nothing. A failure of the
+environment (a full disk, a worker killed) exits with status 1, keeping what can be resumed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from .experiments.limits import MAX_RUNS, MAX_SEED, MAX_WORKERS
 from .scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,20 +26,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\n")
 
 
-def _whole(minimum: int):
-    """An argparse type: a whole number of at least `minimum`."""
+def _whole(minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number from `minimum` to `maximum`."""
     def parse(text: str) -> int:
         try:
-            v = int(text)
+            v = int(text.replace("_", ""))
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
         if v < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {v}")
+        if maximum is not None and v > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum:,}, got {v:,}")
         return v
     return parse
 
 
-_positive, _seed = _whole(1), _whole(0)
+_positive, _index = _whole(1), _whole(0)
+_runs, _seed = _whole(1, MAX_RUNS), _whole(0, MAX_SEED)
+_workers = _whole(1, MAX_WORKERS)
 
 
 def _share(text: str) -> float:
@@ -64,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario many times; write and summarise the results")
     r.add_argument("scenario", help="scenario file (YAML)")
     _batch_options(r)
-    r.add_argument("--chunk-size", type=_positive, help="runs per chunk (does not change results)")
+    r.add_argument("--chunk-size", type=_runs, help="runs per chunk (does not change results)")
+
+    rp = sub.add_parser("report", help="rebuild the summary, plots and report of a saved "
+                        "results folder (from its tables; nothing is run again)")
+    rp.add_argument("folder", help="a results folder (of run, sweep or sensitivity)")
 
     c = sub.add_parser("compare", help="set scenarios (files) or results (folders) side by side")
     c.add_argument("items", nargs="+", help="scenario files and/or result folders; the first is "
@@ -74,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="run every point of a one- or two-parameter grid")
     sw.add_argument("scenario", help="scenario file (YAML)")
     sw.add_argument("--vary", action="append", required=True, metavar="KEY=START:STOP:STEPS",
-                    help="a parameter and its grid (once or twice)")
+                    help="a parameter and its grid of STEPS points from START to STOP (once or "
+                    "twice)")
     _batch_options(sw, runs_help="runs per point (default 200)")
 
     se = sub.add_parser("sensitivity", help="global sensitivity analysis with SALib")
@@ -82,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--method", choices=["morris", "sobol"], default="morris")
     se.add_argument("--param", action="append", default=[], metavar="KEY[=LO:HI]",
                     help="a parameter to study (default: every uncertain parameter)")
-    se.add_argument("--samples", type=_positive, help="Morris trajectories (default 20) or "
+    se.add_argument("--samples", type=_runs, help="Morris trajectories (default 20) or "
                     "Sobol base samples (default 128)")
     se.add_argument("--second-order", action="store_true", help="Sobol: also estimate "
                     "second-order (interaction) indices; N(2D+2) points instead of N(D+2)")
@@ -98,9 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     _batch_options(di, runs_help="runs (default: the scenario's)")
 
     t = sub.add_parser("trace", help="tell one run round by round")
-    t.add_argument("scenario", help="scenario file (YAML)")
+    t.add_argument("scenario", nargs="?", help="scenario file (YAML); or give --results")
+    t.add_argument("--results", metavar="FOLDER", help="trace a run of this saved results "
+                   "folder, exactly as it ran (its scenario, overrides and master seed)")
     _set_option(t)
-    t.add_argument("--seed", type=_seed, default=1, help="the run's seed (default 1)")
+    t.add_argument("--run", type=_index, help="the run's index in its experiment (default 0; "
+                   "the 'run' column of runs.parquet)")
+    t.add_argument("--point", type=_index, help="with --results of a sweep or sensitivity "
+                   "analysis: the point (the 'point' column of runs.parquet)")
+    t.add_argument("--seed", type=_seed, help="master seed of the experiment (default: the "
+                   "scenario's)")
+    t.add_argument("--run-seed", type=_seed, help="a run's own seed, as in the 'seed' column "
+                   "of runs.parquet (instead of --run and --seed)")
     t.add_argument("--json", action="store_true", help="machine-readable events instead")
 
     v = sub.add_parser("validate", help="check scenario files and report every problem")
@@ -129,36 +149,52 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
     _set_option(p)
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed cluster "
                    "(e.g. tcp://127.0.0.1:8786; needs the 'dask' extra)")
-    p.add_argument("--runs", type=_positive, help=runs_help)
+    p.add_argument("--runs", type=_runs, help=runs_help)
     p.add_argument("--seed", type=_seed, help="master seed (default: the scenario's)")
-    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
-                   help="worker processes (default: the number of cores)")
+    p.add_argument("--workers", type=_workers, default=min(os.cpu_count() or 1, MAX_WORKERS),
+                   help=f"worker processes (default: the number of cores; at most "
+                   f"{MAX_WORKERS})")
     p.add_argument("--out", default="results", help="results root folder (default: results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    p.add_argument("--no-rounds", action="store_true", help="do not keep the round-by-round "
+                   "table (rounds.parquet), for very large experiments")
 
 
-def _run_one_scenario(loaded, args, chunk=None):
-    from .api import run_scenario
-    from .experiments.runner import ScenarioSpec
-    from .experiments.store import run_id, slug
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _experiment_options(args) -> dict:
+    """What every batch command passes to `run_experiment` from its options."""
+    return dict(out=args.out, workers=args.workers, executor=_executor(args),
+                progress=not args.no_progress, rounds=not args.no_rounds, log=_log,
+                command=" ".join(["python run.py", *sys.argv[1:]]))
+
+
+def _check_out(args) -> None:
+    from .experiments.files import check_root
+
+    check_root(args.out)  # before anything runs
+
+
+def _run_and_present(loaded, args, chunk=None):
+    """Run (or reuse) an experiment into its results folder, and present it."""
+    from .analysis.present import present
+    from .experiments import run_experiment
 
     runs = args.runs or loaded.scenario.runs
     seed = loaded.scenario.seed if args.seed is None else args.seed
-    print(f"Running '{loaded.name}': {runs:,} runs, master seed {seed}, "
-          + (f"Dask scheduler {args.scheduler}" if args.scheduler else
-             f"{args.workers} worker(s)"), file=sys.stderr)
-    try:
-        return run_scenario(loaded, runs=runs, seed=seed, out=args.out, workers=args.workers,
-                            chunk=chunk, executor=_executor(args), overrides=loaded.overrides,
-                            progress=not args.no_progress,
-                            command=" ".join(["python run.py", *sys.argv[1:]]),
-                            log=lambda m: print(m, file=sys.stderr))
-    except KeyboardInterrupt:
-        rid = run_id(ScenarioSpec.of(loaded), seed, runs)
-        partial = Path(args.out) / slug(loaded.name) / f"{rid}.partial"
-        print(f"\ninterrupted: finished chunks are kept in {partial}; rerun the same command "
-              "to resume", file=sys.stderr)
-        raise
+    _log(f"Running '{_short(loaded.name)}': {runs:,} runs, master seed {seed}, "
+         + (f"Dask scheduler {args.scheduler}" if args.scheduler else
+            f"{args.workers} worker(s)"))
+    result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args))
+    if result.summary is None:  # a reused folder keeps its presentation untouched
+        result.summary = present(result.folder, verified=True)
+    return result
+
+
+def _short(name: str, width: int = 60) -> str:
+    return name if len(name) <= width else name[:width - 1] + "…"
 
 
 _CLIENTS: list = []
@@ -167,19 +203,24 @@ _CLIENTS: list = []
 def _executor(args):
     """A Dask client's executor when --scheduler is given, else None (local processes).
 
-    The client lives until the command ends (`main` closes it)."""
+    The client lives until the command ends (`main` closes it); every experiment of the
+    command (compare runs several) shares it."""
     if not getattr(args, "scheduler", None):
         return None
+    if getattr(args, "dask_executor", None) is not None:
+        return args.dask_executor
     try:
         from distributed import Client
     except ImportError:
         raise UsageError("--scheduler needs Dask: pip install -e '.[dask]'") from None
     try:
         client = Client(args.scheduler, timeout=10)
-    except OSError as e:
-        raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({e})") from None
+    except Exception as e:  # noqa: BLE001 - Dask raises many kinds for a bad address
+        raise UsageError(f"--scheduler {args.scheduler}: cannot connect "
+                         f"({type(e).__name__}: {e})") from None
     _CLIENTS.append(client)
-    return client.get_executor()
+    args.dask_executor = client.get_executor()
+    return args.dask_executor
 
 
 class UsageError(Exception):
@@ -189,50 +230,81 @@ class UsageError(Exception):
 def _study_args(args):
     loaded = load_scenario(args.scenario, args.overrides)
     seed = loaded.scenario.seed if args.seed is None else args.seed
-    kw = dict(workers=args.workers, executor=_executor(args), progress=not args.no_progress)
-    return loaded, seed, kw
+    return loaded, seed
+
+
+def _grid_points(varies: list[str]) -> int:
+    """How many points the --vary options ask for, read before any grid is made (a grid of
+    10^9 points would exhaust memory before it could be refused)."""
+    import re
+
+    from .experiments.limits import MAX_POINTS
+
+    total = 1
+    for text in varies:
+        m = re.search(r":\s*(\d+)\s*$", text)
+        if m:
+            steps = int(m[1]) if len(m[1]) < 12 else MAX_POINTS + 1
+            if steps > MAX_POINTS:
+                raise UsageError(f"--vary {text}: {steps:,} points is more than the limit of "
+                                 f"{MAX_POINTS:,}")
+            total *= steps
+    return total
 
 
 def cmd_sweep(args) -> int:
     from .analysis.studies import parse_vary, sweep
-    from .analysis.study_report import write_study
+    from .analysis.study_report import present_study
+    from .experiments.limits import check_runs
 
-    loaded, seed, kw = _study_args(args)
-    varies = [parse_vary(loaded, v) for v in args.vary]
+    loaded, seed = _study_args(args)
     runs = args.runs or 200
+    check_runs(runs, _grid_points(args.vary))
+    _check_out(args)
+    varies = [parse_vary(loaded, v) for v in args.vary]
     points = 1
     for _, v in varies:
         points *= len(v)
-    print(f"Sweep of '{loaded.name}': {points} points x {runs:,} runs, master seed {seed}",
-          file=sys.stderr)
-    study = sweep(loaded, varies, runs, seed, **kw)
-    folder = write_study(study, loaded, args.out, {"seed": seed})
+    _log(f"Sweep of '{_short(loaded.name)}': {points} points x {runs:,} runs, master seed "
+         f"{seed}")
+    study = sweep(loaded, varies, runs, seed, **_experiment_options(args))
+    folder = study.experiment.folder
+    study = present_study(folder, study.experiment.metadata)
     cols = [p for p, _ in varies]
-    show = study.table[[*cols, "p_formed", "p_formed_low", "p_formed_high"]]
-    print(show.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    show = study.table[[*cols, "p_formed", "p_formed_low", "p_formed_high"]].copy()
+    for c in ("p_formed", "p_formed_low", "p_formed_high"):
+        show[c] = show[c].map(lambda x: f"{x:.1%}")
+    print(show.rename(columns={"p_formed": "P(formed)", "p_formed_low": "95% low",
+                               "p_formed_high": "95% high"}).to_string(
+        index=False, float_format=lambda x: f"{x:.4g}"))
     print(f"\nSweep: {folder}/ (open report.html in a browser)")
     return 0
 
 
 def cmd_sensitivity(args) -> int:
-    from .analysis.studies import parse_param, sensitivity
-    from .analysis.study_report import write_study
+    from .analysis.studies import design_size, parse_param, sensitivity
+    from .analysis.study_report import present_study
+    from .experiments.limits import check_runs
 
-    loaded, seed, kw = _study_args(args)
+    loaded, seed = _study_args(args)
     params = [parse_param(loaded, p) for p in args.param] or \
         [(p, tuple(map(float, d.support()))) for p, d in loaded.uncertain]
     samples = args.samples or (20 if args.method == "morris" else 128)
     runs = args.runs or 10
     d = len(params)
-    points = samples * (d + 1) if args.method == "morris" else \
-        samples * (2 * d + 2 if args.second_order else d + 2)
-    print(f"{args.method.capitalize()} analysis of '{loaded.name}': {d} parameters, "
-          f"{points:,} points x {runs} runs", file=sys.stderr)
-    study = sensitivity(loaded, args.method, params, samples, runs, seed,
-                        second_order=args.second_order and args.method == "sobol", **kw)
-    folder = write_study(study, loaded, args.out, {"seed": seed})
+    second = args.second_order and args.method == "sobol"
+    points = design_size(args.method, samples, d, second)
+    check_runs(runs, points)  # refused before SALib draws the design
+    _check_out(args)
+    _log(f"{args.method.capitalize()} analysis of '{_short(loaded.name)}': {d} parameters, "
+         f"{points:,} points x {runs} runs")
+    study = sensitivity(loaded, args.method, params, samples, runs, seed, second_order=second,
+                        **_experiment_options(args))
+    folder = study.experiment.folder
+    study = present_study(folder, study.experiment.metadata)
     key = study.info["index"]
-    formed = study.table[study.table["output"] == "formed"]
+    formed = study.table[study.table["output"] == "formed"] if len(study.table) else \
+        study.table
     print(f"What drives whether a force forms (ranked by {key}, 95% interval):")
     for _, r in formed.iterrows():
         print(f"  {r['rank']:>2}. {r['parameter']:<55} {r[key]:.3f} ± {r[f'{key}_conf']:.3f}")
@@ -241,16 +313,15 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_discover(args) -> int:
-    import pandas as pd
-
     from .analysis.studies import check_outcome, discover
-    from .analysis.study_report import write_study
+    from .analysis.study_report import write_discovery
 
     loaded = load_scenario(args.scenario, args.overrides)
     check_outcome(loaded, args.outcome)  # a bad outcome is refused before any run is made
-    res = _run_one_scenario(loaded, args)
-    study = discover(pd.read_parquet(res.runs_file), args.outcome, min_density=args.min_density)
-    folder = write_study(study, loaded, args.out, {"results": str(res.folder)})
+    _check_out(args)
+    res = _run_and_present(loaded, args)
+    study = discover(res.runs, args.outcome, min_density=args.min_density)
+    folder = write_discovery(study, res, args.out)
     i = study.info
     print(f"Outcome '{i['outcome']}': {i['base_rate']:.1%} of {i['runs']:,} runs.")
     print(f"PRIM box: density {i['density']:.1%}, coverage {i['coverage']:.1%}, mass "
@@ -267,36 +338,64 @@ def cmd_discover(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def _print_run(res) -> None:
     from .analysis.summary import render
 
-    res = _run_one_scenario(load_scenario(args.scenario, args.overrides), args,
-                            chunk=args.chunk_size)
     s, meta = res.summary, res.metadata
     print(render(s))
     rate = f" ({meta['runs_per_s']:,.0f} runs/s)" if meta.get("runs_per_s") else ""
     print(f"\n{s['runs']:,} runs, master seed {meta['seed']}, in {meta['wall_s']:.1f} s{rate}.")
     print(f"Results: {res.folder}/ (open report.html in a browser)")
-    print(f"Tell one run: python run.py trace {meta['scenario_file']} --seed <a seed from "
-          "runs.parquet>")
+    print(f"Tell one run: python run.py trace --results {res.folder} --run N")
+
+
+def cmd_run(args) -> int:
+    loaded = load_scenario(args.scenario, args.overrides)
+    _check_out(args)
+    _print_run(_run_and_present(loaded, args, chunk=args.chunk_size))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .analysis.present import present
+    from .experiments import load_result
+
+    res = load_result(args.folder)
+    presented = present(res.folder, verified=True)
+    if res.metadata.get("study"):
+        print(f"{res.metadata['study']['kind'].capitalize()} rebuilt from {res.folder}/"
+              "runs.parquet: open report.html in a browser")
+        return 0
+    res.summary = presented
+    _print_run(res)
     return 0
 
 
 def cmd_compare(args) -> int:
+    import pandas as pd
+
     from .analysis.compare import compare
-    from .api import open_result as load_result
+    from .api import open_result
 
     if len(args.items) < 2:
         print("error: compare needs at least two scenario files or result folders",
               file=sys.stderr)
         return 2
+    _check_out(args)
+    # every input is checked before anything runs
+    loaded = {item: load_scenario(item, args.overrides) for item in args.items
+              if not Path(item).is_dir()}
     results = []
     for item in args.items:
-        p = Path(item)
-        results.append(load_result(p) if p.is_dir() else
-                       _run_one_scenario(load_scenario(item, args.overrides), args))
+        if item in loaded:
+            results.append(_run_and_present(loaded[item], args))
+        else:
+            res = open_result(item)
+            if res.metadata.get("study"):
+                raise UsageError(f"{item}: a parameter study's folder; compare takes results "
+                                 "of `run` (or scenario files)")
+            results.append(res)
     folder = compare(results, args.out)
-    import pandas as pd
 
     t = pd.read_csv(folder / "comparison.csv")
     ref = results[0].summary["scenario"]
@@ -314,10 +413,27 @@ def cmd_compare(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    from .trace import as_json, as_text, trace_run
+    from .api import trace, trace_result
+    from .trace import as_json, as_text
 
-    loaded = load_scenario(args.scenario, args.overrides)
-    t = trace_run(loaded, args.seed)
+    if args.results:
+        if args.scenario or args.overrides or args.seed is not None or \
+                args.run_seed is not None:
+            raise UsageError("trace --results FOLDER takes the scenario, overrides and seeds "
+                             "from the folder: give only --run (and --point)")
+        t = trace_result(args.results, args.run or 0, args.point)
+    else:
+        if not args.scenario:
+            raise UsageError("trace: give a scenario file, or --results FOLDER")
+        if args.point is not None:
+            raise UsageError("--point goes with --results FOLDER")
+        if args.run_seed is not None and (args.run is not None or args.seed is not None):
+            raise UsageError("--run-seed is a run's own seed: give it alone, or --run and "
+                             "--seed instead")
+        loaded = load_scenario(args.scenario, args.overrides)
+        t = trace(loaded, args.run or 0, args.seed, run_seed=args.run_seed)
+    if t.get("warning"):
+        _log(f"Warning: {t['warning']}")
     sys.stdout.write(as_json(t) + "\n" if args.json else as_text(t))
     return 0
 
@@ -433,22 +549,35 @@ def main(argv=None) -> int:
     handlers = {"run": cmd_run, "trace": cmd_trace, "validate": cmd_validate,
                 "schema": cmd_schema, "compare": cmd_compare, "sweep": cmd_sweep,
                 "sensitivity": cmd_sensitivity, "discover": cmd_discover,
-                "explore": cmd_explore}
-    from .experiments.store import ResultError
+                "report": cmd_report, "explore": cmd_explore}
+    from concurrent.futures.process import BrokenProcessPool
+
+    from .experiments import ExperimentError, ResultError, RootError, StorageError
 
     try:
         return handlers[args.command](args)
     except ScenarioError as e:
         print(e.format(), file=sys.stderr)
         return 2
-    except (ResultError, UsageError) as e:
-        print(str(e), file=sys.stderr)
+    except (ResultError, UsageError, RootError, ExperimentError) as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except StorageError as e:
+        print(f"error: cannot write or read {e.path}: {e.problem}", file=sys.stderr)
+        return 1
+    except BrokenProcessPool:
+        print("error: a worker process died (out of memory, or killed); the finished chunks "
+              "are kept: rerun the same command to resume", file=sys.stderr)
+        return 1
+    except OSError as e:  # the environment (a lost scheduler, a full disk, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     finally:
         while _CLIENTS:

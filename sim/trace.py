@@ -15,7 +15,8 @@ from .vocabulary import MILESTONES, REASON_LABELS, STATUS_LABELS
 
 def trace_run(loaded: LoadedScenario, seed: int, *, fixed: dict | None = None,
               lifts=()) -> dict:
-    """Run one replication with tracing on; return everything the trace shows."""
+    """Run one replication (run seed `seed`; `fixed`: a point's fixed parameter values; `lifts`:
+    counterfactual blockers lifted) with tracing on; return everything the trace shows."""
     rec = simulate(loaded, seed, fixed=fixed, trace=True, counterfactuals=True, lifts=lifts)
     m = rec.model
     uncertain = dict(loaded.uncertain)
@@ -26,8 +27,8 @@ def trace_run(loaded: LoadedScenario, seed: int, *, fixed: dict | None = None,
         "overrides": list(loaded.overrides),
         "fixed": dict(fixed or {}),
         "lifts": list(lifts),
-        "sampled": {p: {"value": v, "distribution": uncertain[p].describe()
-                        if p in uncertain else "fixed for this run"}
+        "sampled": {p: {"value": v, "distribution": "the point's fixed value"
+                        if p in (fixed or {}) else uncertain[p].describe()}
                     for p, v in rec.params.items()},
         "events": rec.events,
         "outcome": rec.outcome,

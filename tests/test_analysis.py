@@ -10,14 +10,13 @@ import pytest
 
 from sim.analysis.studies import (
     discover,
-    evaluate,
     outcome_mask,
     parse_param,
     parse_vary,
     sensitivity,
     sweep,
 )
-from sim.api import run_scenario
+from sim.api import run_experiment
 from sim.cli import main
 from sim.scenario import ScenarioError, from_mapping, load_scenario
 
@@ -108,12 +107,33 @@ def test_two_parameter_sweep_and_its_outputs(tmp_path, capsys):
     assert len(t) == 6 and {"p_formed", "p_deployed.Pakistan_low"} <= set(t.columns)
     assert (folder / "sweep.png").stat().st_size > 10_000
     assert "<svg" in (folder / "report.html").read_text()
+    # the sweep kept its runs: one row per point and run, the point's values in param.*
+    runs = pd.read_parquet(folder / "runs.parquet")
+    assert len(runs) == 6 * 40 and sorted(runs["point"].unique()) == list(range(6))
+    assert runs.groupby("point")[f"param.{OPPOSITION}"].nunique().eq(1).all()
+    assert sorted(runs[f"param.{OPPOSITION}"].unique()) == [0.0, 1.0]
+    assert (runs.groupby("point")["seed"].apply(list).map(tuple).nunique()) == 1
+    rounds = pd.read_parquet(folder / "rounds.parquet")
+    assert set(rounds["point"]) == set(range(6))
+    # and its table is computed from them: a rebuild gives the same bytes
+    table = (folder / "sweep.csv").read_bytes()
+    (folder / "sweep.csv").unlink()
+    assert main(["report", str(folder)]) == 0
+    assert (folder / "sweep.csv").read_bytes() == table
+    # rerunning the same sweep reuses the folder
+    assert main(["sweep", str(BASELINE), "--vary", f"{OPPOSITION}=0:1:2", "--vary",
+                 "israel.threat.Pakistan=0.1:0.7:3", "--runs", "40", "--workers", "1",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    assert len(list((tmp_path / "baseline").iterdir())) == 1
 
 
 def test_points_share_seeds_so_identical_points_agree(baseline):
-    counts = evaluate(baseline, [{OPPOSITION: 0.5}, {OPPOSITION: 0.5}], runs=40, seed=2,
-                      progress=False)
-    assert (counts[0] == counts[1]).all()
+    res = run_experiment(baseline, runs=40, seed=2, points=[{OPPOSITION: 0.5},
+                                                            {OPPOSITION: 0.5}])
+    runs = res.runs
+    a = runs[runs["point"] == 0].drop(columns="point").reset_index(drop=True)
+    b = runs[runs["point"] == 1].drop(columns="point").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
 
 
 @pytest.mark.parametrize("vary, problem", [
@@ -172,6 +192,13 @@ def test_sensitivity_command_writes_its_folder(tmp_path, capsys):
     assert (folder / "drivers_formation.png").stat().st_size > 5000
     info = json.loads((folder / "sensitivity.json").read_text())
     assert info["bounds"][1] == [0.2, 0.9] and info["points"] == 16
+    runs = pd.read_parquet(folder / "runs.parquet")  # the design's runs are kept
+    assert len(runs) == 16 * 4 and runs["point"].nunique() == 16
+    assert runs[f"param.{OPPOSITION}"].between(0.2, 0.9).all()
+    table = (folder / "sensitivity.csv").read_bytes()
+    (folder / "sensitivity.csv").unlink()
+    assert main(["report", str(folder)]) == 0  # analysed again from the saved runs
+    assert (folder / "sensitivity.csv").read_bytes() == table
 
 
 def test_bad_param(baseline):
@@ -248,14 +275,16 @@ def dask_cluster():
 
 def test_dask_and_local_results_identical(tmp_path, baseline, dask_cluster):
     _, client = dask_cluster
-    kw = dict(runs=400, seed=12, progress=False, log=lambda *a: None)
-    remote = run_scenario(baseline, out=tmp_path / "dask", executor=client.get_executor(), **kw)
-    local = run_scenario(baseline, out=tmp_path / "local", workers=2, **kw)
-    for name in ("runs.parquet", "summary.json"):
+    kw = dict(runs=400, seed=12, log=lambda *a: None)
+    remote = run_experiment(baseline, out=tmp_path / "dask", executor=client.get_executor(),
+                            **kw)
+    local = run_experiment(baseline, out=tmp_path / "local", workers=2, **kw)
+    for name in ("runs.parquet", "rounds.parquet"):
         assert (remote.folder / name).read_bytes() == (local.folder / name).read_bytes()
     points = [{OPPOSITION: v} for v in (0.1, 0.9)]
-    assert (evaluate(baseline, points, 30, 1, executor=client.get_executor(), progress=False)
-            == evaluate(baseline, points, 30, 1, progress=False)).all()
+    pd.testing.assert_frame_equal(
+        run_experiment(baseline, 30, 1, points=points, executor=client.get_executor()).runs,
+        run_experiment(baseline, 30, 1, points=points).runs)
 
 
 def test_scheduler_option(tmp_path, dask_cluster, capsys):
@@ -268,6 +297,10 @@ def test_scheduler_option(tmp_path, dask_cluster, capsys):
     b = next((tmp_path / "b" / "baseline").iterdir()) / "runs.parquet"
     assert a.read_bytes() == b.read_bytes()
     capsys.readouterr()
-    assert main(["run", str(BASELINE), "--runs", "10", "--scheduler", "tcp://127.0.0.1:1",
-                 "--out", str(tmp_path / "c"), "--no-progress"]) == 2
-    assert "cannot connect" in capsys.readouterr().err
+    for address in ("tcp://127.0.0.1:1", "not an address", "tcp://127.0.0.1:notaport",
+                    "nosuchprotocol://x:1"):
+        assert main(["run", str(BASELINE), "--runs", "10", "--scheduler", address,
+                     "--out", str(tmp_path / "c"), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"--scheduler {address}: cannot connect" in err and "Traceback" not in err
+    assert not (tmp_path / "c").exists()

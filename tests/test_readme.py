@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
+import subprocess
+import sys
 
 from sim.cli import build_parser
 
@@ -13,17 +14,16 @@ from .conftest import ROOT
 README = (ROOT / "README.md").read_text()
 
 
-def test_python_quick_start_runs():
+def test_python_quick_start_runs_as_a_plain_script(tmp_path):
+    """As a user would: the block saved as a script (no `if __name__` guard) and run."""
     (block,) = re.findall(r"```python\n(.*?)```", README, re.S)
-    here = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        namespace: dict = {}
-        exec(block, namespace)  # noqa: S102 - our own README
-    finally:
-        os.chdir(here)
-    assert len(namespace["runs"]) == 500
-    assert namespace["summary"]["runs"] == 500
+    script = tmp_path / "quick_start.py"
+    script.write_text(block + "\nprint(len(runs), summary['runs'], len(story['events']) > 0, "
+                      "sorted(rounds['run'].unique()) == list(range(500)))\n")
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[-4:] == ["500", "500", "True", "True"]
 
 
 def test_every_run_py_command_in_the_readme_parses():
@@ -31,5 +31,5 @@ def test_every_run_py_command_in_the_readme_parses():
     commands = re.findall(r"^(?:\$ )?(?:\.venv/bin/)?python run\.py([^\n#]*)", README, re.M)
     assert len(commands) >= 15
     for line in commands:
-        args = shlex.split(line.replace("<run id>", "x").split(">")[0].split("|")[0])
+        args = shlex.split(line.replace("<experiment id>", "x").split(">")[0].split("|")[0])
         parser.parse_args(args)  # exits (fails the test) on an unknown command or option

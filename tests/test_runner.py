@@ -1,7 +1,10 @@
-"""The experiment runner: reproducibility, interruption and resumption, outputs, compare, API."""
+"""The experiment runner and its results folders: reproducibility, the rounds table, reuse and
+its checks, interruption and resumption, damaged chunks, concurrent commands, killed parents,
+full disks, progress, and rebuilding a presentation."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -12,23 +15,33 @@ from pathlib import Path
 
 import mesa
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from sim import run_experiment
-from sim.api import run_scenario
+from sim.analysis.present import present
 from sim.cli import main
-from sim.experiments.store import load_result
+from sim.experiments import files, load_result
+from sim.model import outcome_fields, round_fields
 from sim.scenario import load_scenario
 
 from .conftest import ROOT
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
-REPRODUCIBLE = ("runs.parquet", "summary.json", "summary.csv", "formation_over_time.svg",
-                "country_status.png")
+REPRODUCIBLE = ("runs.parquet", "rounds.parquet", "summary.json", "summary.csv",
+                "formation_over_time.svg", "country_status.png")
+
+
+def _quiet(*_):
+    pass
 
 
 def _run(tmp, loaded, **kw):
-    return run_scenario(loaded, out=tmp, progress=False, log=lambda *a: None, **kw)
+    """Run into a results folder and present it, as `python run.py run` does."""
+    res = run_experiment(loaded, out=tmp, log=_quiet, **kw)
+    if res.summary is None:
+        res.summary = present(res.folder)
+    return res
 
 
 def test_identical_for_any_workers_and_chunk_size(tmp_path, baseline):
@@ -48,37 +61,87 @@ def test_api_gives_the_command_line_results(tmp_path, baseline):
                  "--out", str(tmp_path), "--no-progress"]) == 0
     (folder,) = (tmp_path / "baseline").iterdir()
     cli = pd.read_parquet(folder / "runs.parquet")
+    cli_rounds = pd.read_parquet(folder / "rounds.parquet")
     api = run_experiment(baseline, runs=120, seed=9)
-    pd.testing.assert_frame_equal(api, cli)
-    pd.testing.assert_frame_equal(run_experiment(baseline, runs=120, seed=9, workers=2,
-                                                 chunk=11), cli)
+    pd.testing.assert_frame_equal(api.runs, cli)
+    pd.testing.assert_frame_equal(api.rounds, cli_rounds)
+    other = run_experiment(baseline, runs=120, seed=9, workers=2, chunk=11)
+    pd.testing.assert_frame_equal(other.runs, cli)
+    pd.testing.assert_frame_equal(other.rounds, cli_rounds)
     from sim.analysis.summary import summarise
 
     saved = json.loads((folder / "summary.json").read_text())
-    assert json.loads(json.dumps(summarise(api, baseline, 9), default=str)) == saved
+    assert json.loads(json.dumps(summarise(api.runs, baseline, 9), default=str)) == saved
 
 
 def test_results_folder_contents(tmp_path, baseline):
     res = _run(tmp_path, baseline, runs=60, seed=1)
     f = res.folder
-    for name in ("runs.parquet", "summary.json", "summary.csv", "metadata.json", "report.html"):
+    for name in ("runs.parquet", "rounds.parquet", "summary.json", "summary.csv",
+                 "metadata.json", "report.html"):
         assert (f / name).stat().st_size > 0, name
     for plot in ("outcome_breakdown", "country_status", "force_size", "formation_over_time",
                  "top_compositions"):
         assert (f / f"{plot}.png").stat().st_size > 5000
         assert (f / f"{plot}.svg").read_text().count("<path") > 5
     meta = json.loads((f / "metadata.json").read_text())
-    assert meta["seed"] == 1 and meta["runs"] == 60
+    assert meta["seed"] == 1 and meta["runs"] == 60 and meta["rounds"] is True
+    assert meta["experiment_id"] == f.name and "run_id" not in meta
     assert meta["scenario_sha256"] and "baseline.yaml" in meta["scenario_file"]
     assert meta["versions"]["mesa"] == "3.3.1"
     assert any("name: baseline" in t for t in meta["scenario_texts"].values())
     assert meta["resolved_scenario"]["countries"]["Pakistan"]["relations_with_israel"] is False
+    for name in ("runs.parquet", "rounds.parquet"):
+        assert meta["files"][name]["sha256"] == files.sha256_file(f / name)
     runs = pd.read_parquet(f / "runs.parquet")
-    assert {"param.israel.threat.Pakistan", "status.Pakistan", "troops.Pakistan",
-            "role.Pakistan", "reason", "date"} <= set(runs.columns)
+    declared = [n for n, _ in outcome_fields(baseline)]
+    params = [f"param.{p}" for p, _ in baseline.uncertain]
+    assert list(runs.columns) == ["run", "seed", *params, *declared]
     html = (f / "report.html").read_text()
     assert html.count("<svg") == 5 and "Provenance" in html and "Pakistan" in html
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_rounds_table(tmp_path, baseline):
+    res = _run(tmp_path, baseline, runs=40, seed=3, chunk=9)
+    f = pq.ParquetFile(res.folder / "rounds.parquet")
+    declared = dict(round_fields(baseline))
+    assert f.schema_arrow.names == ["run", *declared]
+    for name, kind in declared.items():  # strings are stored as dictionaries
+        is_dict = str(f.schema_arrow.field(name).type).startswith("dictionary")
+        assert is_dict == (kind.rstrip("?") == "str"), name
+    assert f.metadata.row_group(0).column(0).compression == "ZSTD"
+    rounds = res.rounds
+    assert sorted(rounds["run"].unique()) == list(range(40))
+    for run, rows in rounds.groupby("run"):  # each run's rounds, in order, from the first
+        numbers = rows["round"].tolist()
+        assert numbers == list(range(1, len(numbers) + 1)), run
+
+
+def test_rounds_in_memory_and_in_the_folder_agree_over_row_groups(tmp_path, baseline,
+                                                                  monkeypatch):
+    from sim.experiments import store, tables
+
+    small = tables.Layout("rounds.parquet", 100, tables.ROUNDS.options, dictionary=True)
+    monkeypatch.setitem(store.LAYOUTS, "rounds", small)  # many row groups from a few runs
+    saved = run_experiment(baseline, runs=30, seed=5, chunk=7, out=tmp_path, log=_quiet)
+    assert pq.ParquetFile(saved.rounds_file).metadata.num_row_groups > 3
+    memory = run_experiment(baseline, runs=30, seed=5, chunk=11)
+    pd.testing.assert_frame_equal(memory.rounds, saved.rounds)
+
+
+def test_no_rounds(tmp_path, baseline):
+    with_rounds = _run(tmp_path, baseline, runs=30, seed=2)
+    without = _run(tmp_path, baseline, runs=30, seed=2, rounds=False)
+    assert without.folder != with_rounds.folder
+    assert not (without.folder / "rounds.parquet").exists() and without.rounds is None
+    assert without.metadata["rounds"] is False and "rounds.parquet" not in \
+        without.metadata["files"]
+    assert (without.folder / "runs.parquet").read_bytes() == \
+        (with_rounds.folder / "runs.parquet").read_bytes()
+    assert main(["run", str(BASELINE), "--runs", "30", "--seed", "2", "--no-rounds",
+                 "--workers", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert len(list((tmp_path / "baseline").iterdir())) == 2  # the same folder, reused
 
 
 def test_rerun_reuses_and_never_overwrites(tmp_path, baseline):
@@ -91,17 +154,53 @@ def test_rerun_reuses_and_never_overwrites(tmp_path, baseline):
     assert other.folder != first.folder and len(list((tmp_path / "baseline").iterdir())) == 2
 
 
-def _start(tmp_path, runs):
-    cmd = [sys.executable, str(ROOT / "run.py"), "run", str(BASELINE), "--runs", str(runs),
-           "--seed", "5", "--workers", "1", "--chunk-size", "50", "--out", str(tmp_path),
-           "--no-progress"]
+def _flip_bit(path: Path, at: float = 0.5) -> None:
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "metadata"])
+def test_damaged_complete_folder_is_reported_not_reused(tmp_path, baseline, damage, capsys):
+    args = ["run", str(BASELINE), "--runs", "50", "--seed", "6", "--workers", "1", "--out",
+            str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    (folder,) = (tmp_path / "baseline").iterdir()
+    if damage == "flip":
+        _flip_bit(folder / "runs.parquet")
+    elif damage == "truncate":
+        data = (folder / "rounds.parquet").read_bytes()
+        (folder / "rounds.parquet").write_bytes(data[: len(data) // 2])
+    else:
+        (folder / "metadata.json").write_text("{not json")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(folder) in err and "Traceback" not in err
+    assert {"flip": "runs.parquet", "truncate": "rounds.parquet",
+            "metadata": "metadata.json"}[damage] in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # left as it was
+    # and the same check guards every reader of a results folder
+    assert main(["compare", str(folder), str(BASELINE), "--out", str(tmp_path)]) == 2
+    assert main(["report", str(folder)]) == 2
+
+
+def _cli(tmp_path, runs, seed=5, *extra):
+    return [sys.executable, str(ROOT / "run.py"), "run", str(BASELINE), "--runs", str(runs),
+            "--seed", str(seed), "--workers", "1", "--chunk-size", "50", "--out",
+            str(tmp_path), "--no-progress", *extra]
+
+
+def _start(tmp_path, runs, seed=5, *extra):
+    cmd = _cli(tmp_path, runs, seed, *extra)
     return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
 
 
-def _wait_for_chunks(tmp_path, n, proc, timeout=60):
+def _wait_for_chunks(where: Path, n, proc, timeout=60):
     t0 = time.time()
     while time.time() - t0 < timeout:
-        chunks = list(tmp_path.rglob("chunks/*.parquet"))
+        chunks = list(where.rglob("chunks/*.json"))
         if len(chunks) >= n:
             return chunks
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -111,7 +210,7 @@ def _wait_for_chunks(tmp_path, n, proc, timeout=60):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_run_leaves_nothing_complete_and_resumes(tmp_path, sig, baseline):
-    cmd, proc = _start(tmp_path, 4000)
+    cmd, proc = _start(tmp_path, 1500)
     _wait_for_chunks(tmp_path, 3, proc)
     proc.send_signal(sig)
     proc.wait(timeout=30)
@@ -124,15 +223,17 @@ def test_interrupted_run_leaves_nothing_complete_and_resumes(tmp_path, sig, base
     assert not (folders[0] / "runs.parquet").exists()
     with pytest.raises(Exception, match="not a complete results folder"):
         load_result(folders[0])
-    done_before = len(list(folders[0].glob("chunks/*.parquet")))
+    done_before = len(list(folders[0].glob("chunks/*.json")))
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert "Resuming the unfinished run" in p.stderr
     (final,) = (tmp_path / "baseline").iterdir()
     assert not final.name.endswith(".partial")
     assert json.loads((final / "metadata.json").read_text())["runs_resumed"] == 50 * done_before
-    clean = _run(tmp_path / "clean", baseline, runs=4000, seed=5, chunk=50)
-    assert (clean.folder / "runs.parquet").read_bytes() == (final / "runs.parquet").read_bytes()
+    clean = run_experiment(baseline, 1500, 5, chunk=50, workers=2, out=tmp_path / "clean",
+                           log=_quiet)
+    for name in ("runs.parquet", "rounds.parquet"):
+        assert (clean.folder / name).read_bytes() == (final / name).read_bytes()
 
 
 def test_partial_with_other_settings_starts_clean(tmp_path, baseline):
@@ -140,21 +241,205 @@ def test_partial_with_other_settings_starts_clean(tmp_path, baseline):
     _wait_for_chunks(tmp_path, 2, proc)
     proc.kill()
     proc.wait()
-    res = run_scenario(baseline, runs=2000, seed=5, chunk=80, out=tmp_path, progress=False,
-                       log=lambda m: logs.append(m))
+    logs: list[str] = []
+    res = run_experiment(baseline, runs=2000, seed=5, chunk=80, out=tmp_path, log=logs.append)
     assert any("Starting again" in m for m in logs)
     assert res.metadata["runs_resumed"] == 0
 
 
-logs: list[str] = []
+def test_bad_chunks_are_reported_and_recomputed(tmp_path, baseline):
+    """A chunk from another master seed, one flipped bit, a truncated file, a missing
+    manifest: each is named and computed again, and the result is as if nothing happened."""
+    kw = dict(runs=400, chunk=50, workers=1, log=_quiet)
+    partial = {}
+    for seed in (5, 6):  # two unfinished experiments: stop each after its chunks are written
+        class Stop(Exception):
+            pass
+
+        def stop(done, total):
+            if done >= 400:
+                raise Stop
+
+        with pytest.raises(Stop):
+            run_experiment(baseline, seed=seed, out=tmp_path / str(seed), on_progress=stop,
+                           **kw)
+        (partial[seed],) = (tmp_path / str(seed) / "baseline").iterdir()
+    chunks = partial[5] / "chunks"
+    other = partial[6] / "chunks"
+    assert len(list(chunks.glob("*.json"))) == 8
+    stem = "0000000050-0000000100"  # from another seed: all its files, manifest included
+    for f in other.glob(f"{stem}.*"):
+        (chunks / f.name).write_bytes(f.read_bytes())
+    _flip_bit(chunks / "0000000100-0000000150.runs.arrow")
+    data = (chunks / "0000000200-0000000250.rounds.arrow").read_bytes()
+    (chunks / "0000000200-0000000250.rounds.arrow").write_bytes(data[:100])
+    (chunks / "0000000300-0000000350.json").unlink()
+    logs: list[str] = []
+    res = run_experiment(baseline, seed=5, out=tmp_path / "5", **{**kw, "log": logs.append})
+    said = "\n".join(logs)
+    assert "runs 50-99" in said and "another master seed" in said
+    assert "runs 100-149" in said and "checksum" in said
+    assert "runs 200-249" in said and "truncated" in said
+    assert "runs 300-349" in said and "manifest" in said
+    assert res.metadata["runs_resumed"] == 400 - 4 * 50
+    clean = run_experiment(baseline, seed=5, out=tmp_path / "clean", **kw)
+    for name in ("runs.parquet", "rounds.parquet"):
+        assert (clean.folder / name).read_bytes() == (res.folder / name).read_bytes()
+
+
+def test_two_identical_commands_one_waits_for_the_other(tmp_path):
+    cmd = _cli(tmp_path, 1500)
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                              text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    waited = [e for e in errs if "Waiting: another process" in e]
+    assert len(waited) == 1 and "Reusing the complete results" in waited[0], errs
+    (final,) = (tmp_path / "baseline").iterdir()
+    assert not final.name.endswith(".partial")
+    assert load_result(final).metadata["total_runs"] == 1500
+
+
+def test_a_held_lock_makes_the_command_wait(tmp_path, baseline):
+    """While another process holds the experiment's folder, the command waits (saying so),
+    then does the work itself if the holder left it unfinished."""
+    probe = run_experiment(baseline, 60, 3, chunk=20, log=_quiet)
+    partial = files.partial_of(tmp_path / "baseline" / probe.experiment_id)
+    lock = files.FolderLock(partial)
+    assert lock.acquire()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "run", str(BASELINE),
+                             "--runs", "60", "--seed", "3", "--workers", "1", "--out",
+                             str(tmp_path), "--no-progress"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT, text=True)
+    try:
+        said = [proc.stderr.readline() for _ in range(2)]  # "Running ...", then "Waiting ..."
+        assert "Waiting: another process" in said[1], said
+        time.sleep(1)
+        assert proc.poll() is None and not list(partial.iterdir())  # nothing written meanwhile
+    finally:
+        lock.release()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    result = load_result(tmp_path / "baseline" / probe.experiment_id)
+    pd.testing.assert_frame_equal(result.runs, probe.runs)
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state) of every process, from /proc."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            out[int(d.name)] = (int(fields[1]), fields[0])
+    return out
+
+
+def _descendants(pid: int) -> set[int]:
+    procs = _processes()
+    found, stack = set(), [pid]
+    while stack:
+        p = stack.pop()
+        for child, (parent, _) in procs.items():
+            if parent == p and child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _living(pids: set[int]) -> set[int]:
+    procs = _processes()
+    return {p for p in pids if p in procs and procs[p][1] != "Z"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["script", "notebook"])
+def test_workers_die_with_their_parent(tmp_path, how):
+    """SIGKILL of the main process (which can clean up nothing) leaves no worker, forkserver or
+    resource tracker behind: from the command line (a script: fork) and from code without a
+    main file, as in a notebook (forkserver)."""
+    if how == "script":
+        cmd = _cli(tmp_path, 20000)
+        cmd[cmd.index("--workers") + 1] = "2"
+    else:
+        code = ("from sim import run_experiment\n"
+                f"run_experiment({str(BASELINE)!r}, runs=20000, seed=1, workers=2, chunk=50, "
+                f"out={str(tmp_path)!r})\n")
+        cmd = [sys.executable, "-c", code]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_chunks(tmp_path, 2, proc)
+    family = _descendants(proc.pid)
+    assert len(family) >= 2, family  # the workers (and a forkserver and tracker, if any)
+    proc.kill()
+    proc.wait()
+    t0 = time.time()
+    while _living(family) and time.time() - t0 < 15:
+        time.sleep(0.1)
+    assert not _living(family), {p: Path(f"/proc/{p}/cmdline").read_bytes()
+                                 for p in _living(family)}
+
+
+def test_full_disk_is_an_environment_failure_and_resumes(tmp_path, baseline, monkeypatch,
+                                                          capsys):
+    args = ["run", str(BASELINE), "--runs", "300", "--seed", "8", "--workers", "1",
+            "--chunk-size", "50", "--out", str(tmp_path), "--no-progress"]
+    real, calls = files._write, []
+
+    def full(path, data):
+        calls.append(path)
+        if len(calls) > 5:  # two chunks get through, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data)
+
+    monkeypatch.setattr(files, "_write", full)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert "the same command resumes" in err
+    (partial,) = (tmp_path / "baseline").iterdir()
+    assert partial.name.endswith(".partial") and not (partial / "metadata.json").exists()
+    assert not list(partial.rglob("*.tmp"))  # no half-written file
+    monkeypatch.setattr(files, "_write", real)
+    assert main(args) == 0
+    (final,) = (tmp_path / "baseline").iterdir()
+    clean = _run(tmp_path / "clean", baseline, runs=300, seed=8, chunk=50)
+    assert (final / "runs.parquet").read_bytes() == (clean.folder / "runs.parquet").read_bytes()
 
 
 def test_progress_lines_when_not_a_terminal(tmp_path):
     p = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(BASELINE), "--runs",
-                        "200", "--workers", "1", "--out", str(tmp_path)],
+                        "100", "--workers", "1", "--out", str(tmp_path)],
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0
-    assert "200/200 runs (100%)" in p.stderr and "runs/s" in p.stderr
+    assert "100/100 runs (100%)" in p.stderr and "runs/s" in p.stderr
+    q = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(BASELINE), "--runs",
+                        "100", "--seed", "2", "--workers", "1", "--out", str(tmp_path),
+                        "--no-progress"], capture_output=True, text=True, cwd=ROOT)
+    assert q.returncode == 0 and "runs/s" not in q.stderr
+
+
+def test_report_rebuilds_the_presentation(tmp_path, baseline, capsys):
+    res = _run(tmp_path, baseline, runs=80, seed=4)
+    kept = {p.name: p.read_bytes() for p in res.folder.iterdir()}
+    for name in ("summary.json", "summary.csv", "report.html", "country_status.png"):
+        (res.folder / name).unlink()
+    assert main(["report", str(res.folder)]) == 0
+    assert "Probability that the force forms" in capsys.readouterr().out
+    for name in ("summary.json", "summary.csv", "country_status.png", "runs.parquet"):
+        assert (res.folder / name).read_bytes() == kept[name], name
+    assert (res.folder / "report.html").exists()
+    assert main(["report", str(tmp_path)]) == 2  # not a results folder
+    assert "not a complete results folder" in capsys.readouterr().err
+    # a presentation cut short (no report.html, written last) is drawn again on reuse
+    (res.folder / "report.html").unlink()
+    again = run_experiment(baseline, runs=80, seed=4, out=tmp_path, log=_quiet)
+    assert again.reused and again.summary is None
+    assert main(["run", str(BASELINE), "--runs", "80", "--seed", "4", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert (res.folder / "report.html").exists()
 
 
 def test_compare_files_and_folders(tmp_path, capsys):
@@ -179,13 +464,23 @@ def test_compare_files_and_folders(tmp_path, capsys):
     (cmp2,) = (tmp_path / "again" / "compare").iterdir()
     t2 = pd.read_csv(cmp2 / "comparison.csv").set_index("metric")
     pd.testing.assert_frame_equal(t2.sort_index(axis=1), table.sort_index(axis=1))
+    # again into the same place: the older comparison is replaced, not duplicated
+    assert main(["compare", *map(str, results), "--out", str(tmp_path / "again")]) == 0
+    assert len(list((tmp_path / "again" / "compare").iterdir())) == 1
 
 
-def test_compare_rejects_an_unfinished_folder(tmp_path, capsys):
+def test_compare_rejects_unusable_folders(tmp_path, capsys):
     bad = tmp_path / "x.partial"
     bad.mkdir()
     assert main(["compare", str(bad), str(BASELINE), "--out", str(tmp_path)]) == 2
     assert "not a complete results folder" in capsys.readouterr().err
+    odd = tmp_path / "odd"
+    (odd / "metadata.json").mkdir(parents=True)  # unreadable as a file
+    (odd / "runs.parquet").write_bytes(b"PAR1")
+    assert main(["compare", str(odd), str(BASELINE), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "metadata.json" in err and "cannot read" in err and "Traceback" not in err
+    assert not (tmp_path / "compare").exists() and not (tmp_path / "baseline").exists()
 
 
 def test_models_are_released(baseline):

@@ -10,16 +10,14 @@ positively correlated, so the interval is conservative.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..experiments.runner import clear
-from ..experiments.store import Result, slug
+from ..experiments import files
+from ..experiments.store import Experiment
 from . import plots, report
 from .present import formed_troops
 from .summary import newcombe
@@ -53,7 +51,7 @@ def metrics(s: dict, dates: list[str], countries: list[str]) -> dict[str, tuple[
     return out
 
 
-def table(results: list[Result]) -> pd.DataFrame:
+def table(results: list[Experiment]) -> pd.DataFrame:
     first = results[0].summary
     dates = [f["date"] for f in first["formation"][1:]]
     countries = []
@@ -79,7 +77,7 @@ def table(results: list[Result]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _names(results: list[Result]) -> list[str]:
+def _names(results: list[Experiment]) -> list[str]:
     names, seen = [], {}
     for r in results:
         n = r.summary["scenario"]
@@ -95,7 +93,7 @@ def _colours(k: int) -> list[str]:
 def plot_formation(results, names):
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(results) + 1.6))
     rows = [r.summary["formation"][0] for r in results]
-    plots._bar_ci(ax, names, rows, _colours(len(results)))
+    plots.bar_ci(ax, names, rows, _colours(len(results)))
     ax.set_xlabel("probability that the force forms by the deadline (bars: 95% interval)")
     ax.set_title("Formation probability by scenario")
     fig.tight_layout()
@@ -136,7 +134,7 @@ def plot_curves(results, names):
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for r, name, colour in zip(results, names, _colours(len(results)), strict=True):
         plots.formation_over_time(r.summary, ax=ax, colour=colour, label=name)
-    plots._time_axes(ax)
+    plots.time_axes(ax)
     ax.set_title("Probability the force has formed, by date")
     ax.legend(loc="upper left", frameon=False, fontsize=9)
     fig.tight_layout()
@@ -165,29 +163,26 @@ def plot_sizes(results, names):
     return fig
 
 
-def compare(results: list[Result], out: str | Path = "results") -> Path:
+def compare(results: list[Experiment], out: str | Path = "results") -> Path:
     """Write a comparison folder (plots, table, report) and return its path."""
     names = _names(results)
     key = hashlib.sha256("|".join(str(r.folder.resolve()) for r in results).encode())
-    final = Path(out) / "compare" / f"{slug('-vs-'.join(names))[:80]}-{key.hexdigest()[:8]}"
-    partial = final.with_name(final.name + ".partial")
-    clear(partial)
-    partial.mkdir(parents=True)
-    t = table(results)
-    t.to_csv(partial / "comparison.csv", index=False)
-    figs = {"formation": plot_formation(results, names),
-            "countries": plot_countries(results, names),
-            "formation_over_time": plot_curves(results, names),
-            "force_size": plot_sizes(results, names)}
-    for name, fig in figs.items():
-        plots.save(fig, partial, name)
-    (partial / "comparison.json").write_text(json.dumps({
-        "scenarios": names, "folders": [str(r.folder) for r in results],
-        "table": t.to_dict(orient="records")}, indent=1, default=str) + "\n")
-    _report(partial, results, names, t)
-    if final.exists():
-        clear(final)  # a comparison is derived entirely from its (kept) result folders
-    os.replace(partial, final)
+    root = files.check_root(out)
+    final = root / "compare" / f"{files.safe_name('-vs-'.join(names))}-{key.hexdigest()[:8]}"
+    # derived entirely from its (kept) results folders: an older copy is replaced
+    with files.derived_folder(final) as staging:
+        t = table(results)
+        t.to_csv(staging / "comparison.csv", index=False)
+        figs = {"formation": plot_formation(results, names),
+                "countries": plot_countries(results, names),
+                "formation_over_time": plot_curves(results, names),
+                "force_size": plot_sizes(results, names)}
+        for name, fig in figs.items():
+            plots.save(fig, staging, name)
+        files.write_json(staging / "comparison.json", {
+            "scenarios": names, "folders": [str(r.folder) for r in results],
+            "table": t.to_dict(orient="records")})
+        _report(staging, results, names, t)
     return final
 
 
@@ -217,5 +212,4 @@ def _report(folder: Path, results, names, t: pd.DataFrame) -> None:
                      [[n, f"{r.summary['runs']:,}", r.metadata.get("seed", ""), str(r.folder)]
                       for n, r in zip(names, results, strict=True)]),
     ]
-    (folder / "report.html").write_text(report.page("ISF comparison", "\n".join(body)),
-                                        encoding="utf-8")
+    files.write_text(folder / "report.html", report.page("ISF comparison", "\n".join(body)))

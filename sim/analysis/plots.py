@@ -16,6 +16,7 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..experiments import files  # noqa: E402
 from ..vocabulary import REASON_LABELS, STATUS_LABELS  # noqa: E402
 
 plt.rcParams.update({
@@ -35,7 +36,7 @@ STATUS_COLOURS = {  # final status: colour (Okabe-Ito and Tol's muted palette, t
 STATUS_STYLE = {s: (STATUS_LABELS[s], c) for s, c in STATUS_COLOURS.items()}
 
 
-def _bar_ci(ax, labels, rows, colours):
+def bar_ci(ax, labels, rows, colours):
     y = np.arange(len(labels))[::-1]
     p = np.array([r["probability"] for r in rows])
     err = np.array([[r["probability"] - r["ci_low"] for r in rows],
@@ -53,7 +54,7 @@ def outcome_breakdown(s: dict):
     rows = s["reasons"]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.6))
     colours = ["#009E73" if r["reason"] == "formed" else "#D55E00" for r in rows]
-    _bar_ci(ax, [REASON_LABELS.get(r["reason"], r["reason"]) for r in rows], rows, colours)
+    bar_ci(ax, [REASON_LABELS.get(r["reason"], r["reason"]) for r in rows], rows, colours)
     ax.set_xlabel("share of runs (bars: 95% Wilson interval)")
     ax.set_title(f"How the runs ended: {s['scenario']} ({s['runs']:,} runs)")
     fig.tight_layout()
@@ -135,7 +136,7 @@ def formation_over_time(s: dict, ax=None, colour="#0072B2", label=None):
             ax.axvline(d, color="#999999", linestyle=":", linewidth=1)
             ax.text(d, 0.98, f" {m['date']}", fontsize=8, va="top", color="#555555")
         ax.set_title(f"Probability the force has formed, by date: {s['scenario']}")
-        _time_axes(ax)
+        time_axes(ax)
         fig.tight_layout()
         return fig
     return None
@@ -163,7 +164,7 @@ def milestones_over_time(s: dict):
     ax.axvline(deadline, color="#333333", linewidth=1)
     ax.text(deadline, 0.98, "deadline ", fontsize=8, va="top", ha="right", color="#333333")
     ax.set_title(f"Milestones of the force, by date: {s['scenario']} ({s['runs']:,} runs)")
-    _time_axes(ax)
+    time_axes(ax)
     ax.set_ylabel("share of runs (band: 95% interval)")
     ax.legend(loc="upper left", frameon=False, fontsize=9)
     fig.tight_layout()
@@ -183,7 +184,7 @@ def counterfactuals(s: dict):
                 transform=ax.transAxes, fontsize=12)
         ax.set_axis_off()
     else:
-        _bar_ci(ax, [lift_label(x["lift"]) for x in rows], rows, ["#0072B2"] * len(rows))
+        bar_ci(ax, [lift_label(x["lift"]) for x in rows], rows, ["#0072B2"] * len(rows))
         ax.set_xlim(0, min(1, max(x["ci_high"] for x in rows) * 1.2 + 0.05))
         ax.set_xlabel(f"share of the {cf['failed_runs']:,} failed runs that the same run, with "
                       "this one change, turns into a force")
@@ -192,7 +193,7 @@ def counterfactuals(s: dict):
     return fig
 
 
-def _time_axes(ax):
+def time_axes(ax):
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_ylabel("probability formed (band: 95% interval)")
@@ -211,7 +212,7 @@ def top_compositions(s: dict):
         ax.set_axis_off()
     else:
         labels = [r["composition"].replace("+", ", ") for r in rows]
-        _bar_ci(ax, labels, rows, ["#009E73"] * len(rows))
+        bar_ci(ax, labels, rows, ["#009E73"] * len(rows))
         ax.set_xlim(0, max(r["ci_high"] for r in rows) * 1.15 + 0.02)
         ax.set_xlabel("share of runs in which a force with exactly these troop contributors "
                       "formed")
@@ -221,10 +222,15 @@ def top_compositions(s: dict):
 
 
 def save(fig, folder: Path, name: str) -> list[Path]:
+    """Write a figure as PNG and SVG (each whole or not at all) and close it."""
     png, svg = folder / f"{name}.png", folder / f"{name}.svg"
-    fig.savefig(png, dpi=150, metadata={"Software": None})
-    fig.savefig(svg, metadata={"Date": None, "Creator": None})
-    plt.close(fig)
+    try:
+        with files.writing(png) as tmp:
+            fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
+        with files.writing(svg) as tmp:
+            fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
+    finally:
+        plt.close(fig)
     return [png, svg]
 
 

@@ -1,26 +1,30 @@
 """Presenting a results folder: its summary (JSON and CSV), plots and report, computed from the
-saved runs alone (it never re-runs the model)."""
+saved runs alone (it never re-runs the model). A parameter study's folder gets the study's
+table, plots and report instead. `python run.py report FOLDER` calls `present`."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..experiments import files
+from ..experiments.store import load_result
 from . import plots, report
 from .summary import Accumulator, flat_rows
 
 ROW_GROUP = 10_000
+#: longest scenario name shown in titles and tables
+DISPLAY_WIDTH = 100
 
 
 def summarise_file(path: Path, context: dict) -> dict:
     """The summary of a runs.parquet file, read in batches (flat memory)."""
     pf = pq.ParquetFile(path)
-    acc = Accumulator()
+    acc = Accumulator(context.get("counterfactual_runs"))
     for batch in pf.iter_batches(batch_size=ROW_GROUP, columns=Accumulator.columns(
             pf.schema_arrow.names)):
         acc.add(batch.to_pandas())
@@ -34,25 +38,35 @@ def formed_troops(path: Path) -> np.ndarray:
     return t.column("force_troops").to_numpy()[formed]
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def display_name(name: str, width: int = DISPLAY_WIDTH) -> str:
+    """A scenario's name as titles and tables show it: cut to `width` characters (the whole
+    name stays in metadata.json); a name of thousands of characters would make every plot
+    title and table unreadable, and slow to draw."""
+    return name if len(name) <= width else name[:width - 1] + "…"
 
 
-def present(folder: str | Path) -> dict:
-    """Write summary.json, summary.csv, the plots and report.html into a complete results
-    folder; return the summary. Each file is written whole or not at all."""
+def present(folder: str | Path, verified: bool = False):
+    """Write the presentation of a complete results folder from its saved tables and return it:
+    for an experiment, summary.json, summary.csv, the plots and report.html (returns the
+    summary); for a parameter study, its table, plots and report (returns the `Study`). Each
+    file is written whole or not at all. The folder is checked against its checksums first
+    (unless the caller just did)."""
     folder = Path(folder)
-    meta = json.loads((folder / "metadata.json").read_text())
+    meta = json.loads((folder / "metadata.json").read_text()) if verified else \
+        load_result(folder).metadata
+    if meta.get("study"):
+        from .study_report import present_study
+
+        return present_study(folder, meta)
     cal = meta["calendar"]
-    ctx = {"scenario": meta["scenario"], "seed": meta["seed"], "start": cal["start"],
-           "deadline": cal["deadline"], "milestones": cal["milestones"]}
+    ctx = {"scenario": display_name(meta["scenario"]), "seed": meta["seed"],
+           "start": cal["start"],
+           "deadline": cal["deadline"], "milestones": cal["milestones"],
+           "counterfactual_runs": meta.get("counterfactual_runs")}
     summary = summarise_file(folder / "runs.parquet", ctx)
-    _atomic_text(folder / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
-    tmp = folder / "summary.csv.tmp"
-    pd.DataFrame(flat_rows(summary)).to_csv(tmp, index=False)
-    os.replace(tmp, folder / "summary.csv")
+    files.write_json(folder / "summary.json", summary)
+    with files.writing(folder / "summary.csv") as tmp:
+        pd.DataFrame(flat_rows(summary)).to_csv(tmp, index=False)
     plots.write_all(summary, formed_troops(folder / "runs.parquet"), folder)
     report.experiment_report(folder, summary, meta)
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..experiments import files
 from ..vocabulary import COUNTRY_GROUP_LABELS, COUNTRY_GROUPS, MILESTONE_MEANINGS, REASON_LABELS
 
 CSS = """
@@ -64,8 +65,8 @@ def experiment_report(folder: Path, s: dict, meta: dict) -> Path:
         "<p class='note'>Each run draws the scenario's uncertain parameters once and plays out "
         "the negotiation round by round. Percentages are shares of runs; the intervals show "
         "Monte Carlo noise only (more runs narrow them), not whether the assumptions are "
-        "right. <code>python run.py trace FILE --seed N</code> tells any single run, using the "
-        "seed in <code>runs.parquet</code>.</p>",
+        "right. <code>python run.py trace --results FOLDER --run N</code> tells run N of these "
+        "results (the <code>run</code> column of <code>runs.parquet</code>) round by round.</p>",
         "<h2>Will a force form, and when?</h2>",
         table(["", "probability", "95% interval", "runs"],
               [[f["label"], pct(f["probability"]), ci(f), f"{f['runs']:,}"]
@@ -105,7 +106,9 @@ def experiment_report(folder: Path, s: dict, meta: dict) -> Path:
         from .summary import lift_label
 
         parts += ["<h2>What would have formed the force</h2>",
-                  f"<p class='note'>Each of the {cf['failed_runs']:,} failed runs (collapses "
+                  f"<p class='note'>Each of the {cf['failed_runs']:,} failed runs"
+                  + (f" among the first {cf['limit']:,}" if cf.get("limit") and
+                     cf["limit"] < s["runs"] else "") + " (collapses "
                   "aside) was replayed with the same random draws and one blocker lifted at a "
                   "time: an Israeli veto of one state, one state's domestic politics, one "
                   "disputed task (off the table: neither proposed nor demanded), or a target "
@@ -143,7 +146,7 @@ def experiment_report(folder: Path, s: dict, meta: dict) -> Path:
                       pct(m["share_of_forces"])] for m in s["mandates"]])]
     parts += _provenance(meta)
     path = folder / "report.html"
-    path.write_text(page(f"ISF formation: {s['scenario']}", "\n".join(parts)), encoding="utf-8")
+    files.write_text(path, page(f"ISF formation: {s['scenario']}", "\n".join(parts)))
     return path
 
 

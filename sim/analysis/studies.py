@@ -10,63 +10,49 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..experiments.runner import Progress, ScenarioSpec, loaded_of, run_tasks
-from ..experiments.seeds import run_seed
-from ..model import simulate
+from ..experiments import Experiment, run_experiment
+from ..experiments.limits import check_runs
 from ..scenario import LoadedScenario, ScenarioError
 from ..scenario.quantity import parse_number
 from ..vocabulary import IN_FORCE
 from . import expression
 from .summary import wilson
 
-# --------------------------------------------------------------------------- evaluation
+# --------------------------------------------------------------------------- saved runs
 
 
 def contributors(loaded: LoadedScenario) -> list[str]:
     return [c for c, spec in loaded.scenario.countries.items() if spec.role == "contributor"]
 
 
-def point_task(spec: ScenarioSpec, master: int, runs: int, points: list[dict]) -> np.ndarray:
-    """Run each point `runs` times; return counts [formed, deployed per contributor] per point."""
-    loaded = loaded_of(spec)
-    names = contributors(loaded)
-    out = np.zeros((len(points), 1 + len(names)), dtype=np.int64)
-    seeds = [run_seed(master, i) for i in range(runs)]
-    for j, fixed in enumerate(points):
-        for seed in seeds:
-            o = simulate(loaded, seed, fixed=fixed).outcome
-            out[j, 0] += o["formed"]
-            for k, c in enumerate(names, 1):
-                out[j, k] += o[f"status.{c}"] in IN_FORCE
-    return out
+def point_counts(experiment: Experiment, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """From an experiment's saved runs table: the runs of every point and, per point (rows),
+    how many runs [formed, in the force per contributor in `names`]."""
+    t = experiment.table("runs", ["point", "formed", *(f"status.{c}" for c in names)])
+    df = t.to_pandas()
+    outs = pd.DataFrame({"point": df["point"], "formed": df["formed"].astype(np.int64)})
+    for c in names:
+        outs[c] = df[f"status.{c}"].isin(IN_FORCE).astype(np.int64)
+    grouped = outs.groupby("point", sort=True)
+    n = experiment.metadata["points"]
+    counts = grouped.sum().reindex(range(n), fill_value=0).to_numpy(dtype=np.int64)
+    runs = grouped.size().reindex(range(n), fill_value=0).to_numpy(dtype=np.int64)
+    return runs, counts
 
 
-def evaluate(loaded: LoadedScenario, points: list[dict], runs: int, seed: int, *,
-             workers: int = 1, executor=None, progress: bool = True) -> np.ndarray:
-    """Counts for every point (rows) of [formed, deployed per contributor] out of `runs`."""
-    spec = ScenarioSpec.of(loaded)
-    per_task = max(1, 400 // max(1, runs))
-    batches = [points[i:i + per_task] for i in range(0, len(points), per_task)]
-    bar = Progress(len(points) * runs) if progress else None
-    results: list[np.ndarray | None] = [None] * len(batches)
-
-    def keep(i, counts):
-        results[i] = counts
-        if bar:
-            bar.update(len(batches[i]) * runs)
-
-    try:
-        run_tasks(point_task, [(spec, seed, runs, b) for b in batches], keep, workers=workers,
-                  executor=executor)
-    finally:
-        if bar:
-            bar.close()
-    return np.vstack(results) if results else np.zeros((0, 1 + len(contributors(loaded))))
+def point_values(experiment: Experiment) -> pd.DataFrame:
+    """The fixed values of every point (one row per point, in order), read from the saved
+    runs (the `param.*` columns of each point's first run)."""
+    paths = experiment.metadata["point_parameters"]
+    t = experiment.table("runs", ["point", "run", *(f"param.{p}" for p in paths)])
+    df = t.to_pandas()
+    df = df[df["run"] == 0].sort_values("point")
+    return df[[f"param.{p}" for p in paths]].set_axis(paths, axis=1).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -144,57 +130,90 @@ def parse_param(loaded: LoadedScenario, text: str) -> tuple[str, tuple[float, fl
 
 @dataclass
 class Study:
-    """The table of a study and what describes it."""
+    """The table of a study and what describes it (and the experiment it analyses)."""
 
     kind: str
     table: pd.DataFrame
     info: dict
+    experiment: Experiment | None = field(default=None, repr=False)
 
 
-def _rates(counts: np.ndarray, runs: int, names: list[str]) -> dict[str, list]:
+def _rates(counts: np.ndarray, runs: np.ndarray, names: list[str]) -> dict[str, list]:
     out = {}
     for k, label in enumerate(["formed", *[f"deployed.{c}" for c in names]]):
         ks = counts[:, k]
         out[f"p_{label}"] = list(ks / runs)
-        out[f"p_{label}_low"] = [wilson(int(x), runs)[0] for x in ks]
-        out[f"p_{label}_high"] = [wilson(int(x), runs)[1] for x in ks]
+        out[f"p_{label}_low"] = [wilson(int(x), int(n))[0] for x, n in zip(ks, runs, strict=True)]
+        out[f"p_{label}_high"] = [wilson(int(x), int(n))[1] for x, n in zip(ks, runs, strict=True)]
     return out
+
+
+def analyse(experiment: Experiment) -> Study:
+    """The study of an experiment run for one (its metadata's `study`), from its saved runs."""
+    kind = (experiment.metadata.get("study") or {}).get("kind")
+    if kind == "sweep":
+        return analyse_sweep(experiment)
+    if kind == "sensitivity":
+        return analyse_sensitivity(experiment)
+    raise ValueError(f"not a parameter study: {kind!r}")
 
 
 def sweep(loaded: LoadedScenario, varies: list[tuple[str, list[float]]], runs: int, seed: int,
           **kw) -> Study:
-    """Every point of the grid of `varies` (one or two parameters), `runs` runs each."""
+    """Every point of the grid of `varies` (one or two parameters), `runs` runs each: run as
+    one experiment (`kw` goes to `run_experiment`: out, workers, executor, progress, ...),
+    then analysed from its saved runs."""
     if not 1 <= len(varies) <= 2:
         raise ScenarioError([("--vary", "", "give one or two --vary options")])
     if len(varies) == 2 and varies[0][0] == varies[1][0]:
         raise ScenarioError([("--vary", varies[0][0], "the two parameters must differ")])
+    size = 1
+    for _, values in varies:
+        size *= len(values)
+    check_runs(runs, size)
     grid = list(itertools.product(*[v for _, v in varies]))
     points = [dict(zip([p for p, _ in varies], g, strict=True)) for g in grid]
-    counts = evaluate(loaded, points, runs, seed, **kw)
-    names = contributors(loaded)
-    table = pd.DataFrame({p: [g[i] for g in grid] for i, (p, _) in enumerate(varies)})
+    info = {"kind": "sweep", "parameters": [p for p, _ in varies],
+            "contributors": contributors(loaded)}
+    return analyse_sweep(run_experiment(loaded, runs, seed, points=points, study=info, **kw))
+
+
+def analyse_sweep(experiment: Experiment) -> Study:
+    meta = experiment.metadata
+    info = meta["study"]
+    names, params = info["contributors"], info["parameters"]
+    runs, counts = point_counts(experiment, names)
+    table = point_values(experiment)[params]
     table["runs"] = runs
     for k, v in _rates(counts, runs, names).items():
         table[k] = v
-    return Study("sweep", table, {"parameters": [p for p, _ in varies], "runs": runs,
-                                  "seed": seed, "contributors": names})
+    return Study("sweep", table, {"parameters": params, "runs": meta["runs"],
+                                  "seed": meta["seed"], "contributors": names}, experiment)
 
 
 # --------------------------------------------------------------------------- sensitivity
 
 
+def design_size(method: str, samples: int, parameters: int, second_order: bool = False) -> int:
+    """Points of a Morris (samples x (D + 1)) or Sobol (samples x (D + 2), or (2D + 2) with
+    second-order indices) design, known before any is drawn."""
+    if method == "morris":
+        return samples * (parameters + 1)
+    return samples * (2 * parameters + 2 if second_order else parameters + 2)
+
+
 def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tuple]],
                 samples: int, runs: int, seed: int, second_order: bool = False, **kw) -> Study:
     """Morris elementary effects or Sobol indices (SALib) of the formation probability and each
-    contributor's deployment probability, over the given parameters and ranges."""
-    from SALib.analyze import morris as morris_analyze
-    from SALib.analyze import sobol as sobol_analyze
+    contributor's deployment probability, over the given parameters and ranges: the design is
+    run as one experiment (`kw` goes to `run_experiment`), then analysed from its saved runs."""
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
     if len(params) < 2:
         raise ScenarioError([(loaded.path, "--param", "sensitivity analysis needs at least two "
                               "parameters (the scenario's uncertain ones by default)")])
+    check_runs(runs, design_size(method, samples, len(params), second_order))
     names = [p for p, _ in params]
     problem = {"num_vars": len(params), "names": names, "bounds": [list(b) for _, b in params]}
     if method == "morris":
@@ -202,8 +221,27 @@ def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tup
     else:
         x = sobol_sample.sample(problem, samples, calc_second_order=second_order, seed=seed)
     points = [dict(zip(names, map(float, row), strict=True)) for row in x]
-    counts = evaluate(loaded, points, runs, seed, **kw)
-    outputs = ["formed", *[f"deployed.{c}" for c in contributors(loaded)]]
+    info = {"kind": "sensitivity", "method": method, "second_order": second_order,
+            "parameters": names, "bounds": problem["bounds"], "samples": samples,
+            "contributors": contributors(loaded)}
+    return analyse_sensitivity(run_experiment(loaded, runs, seed, points=points, study=info,
+                                              **kw))
+
+
+def analyse_sensitivity(experiment: Experiment) -> Study:
+    """SALib's analysis of a sensitivity design from the experiment's saved runs: the design's
+    points are read back from the runs table, exactly as they were run."""
+    from SALib.analyze import morris as morris_analyze
+    from SALib.analyze import sobol as sobol_analyze
+
+    meta = experiment.metadata
+    info = meta["study"]
+    method, names, second_order = info["method"], info["parameters"], info["second_order"]
+    seed = meta["seed"]
+    problem = {"num_vars": len(names), "names": names, "bounds": info["bounds"]}
+    x = point_values(experiment)[names].to_numpy(dtype=float)
+    runs, counts = point_counts(experiment, info["contributors"])
+    outputs = ["formed", *[f"deployed.{c}" for c in info["contributors"]]]
     rows = []
     for k, out in enumerate(outputs):
         y = counts[:, k] / runs
@@ -236,9 +274,9 @@ def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tup
             {o: i for i, o in enumerate(outputs)}) if s.name == "output" else s)
     return Study("sensitivity", table.reset_index(drop=True), {
         "method": method, "index": key, "second_order": second_order,
-        "parameters": names, "bounds": problem["bounds"],
-        "samples": samples, "points": len(points), "runs_per_point": runs, "seed": seed,
-        "outputs": outputs})
+        "parameters": names, "bounds": info["bounds"],
+        "samples": info["samples"], "points": len(x), "runs_per_point": meta["runs"],
+        "seed": seed, "outputs": outputs}, experiment)
 
 
 # --------------------------------------------------------------------------- discovery

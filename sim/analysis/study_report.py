@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.runner import clear
-from ..experiments.store import slug
+from ..experiments import Experiment, files, load_result
 from . import plots, report
-from .studies import Study
+from .studies import Study, analyse
 
 PCT = matplotlib.ticker.PercentFormatter(1.0)
 
@@ -172,36 +170,52 @@ def discovery_plots(study: Study) -> dict:
     return figs
 
 
-def write_study(study: Study, loaded, out: str | Path, meta: dict) -> Path:
-    """Write the study's folder `<out>/<scenario>/<kind>-<hash>/` and return it."""
-    key = json.dumps({"scenario": loaded.raw, "info": {k: v for k, v in study.info.items()
-                                                       if k != "trajectory"}, **meta},
-                     sort_keys=True, default=str)
-    h = hashlib.sha256(key.encode()).hexdigest()[:10]
-    final = Path(out) / slug(loaded.name) / f"{study.kind}-{h}"
-    partial = final.with_name(final.name + ".partial")
-    clear(partial)
-    partial.mkdir(parents=True)
-    study.table.to_csv(partial / f"{study.kind}.csv", index=False)
-    (partial / f"{study.kind}.json").write_text(json.dumps(
-        {"scenario": loaded.name, "overrides": loaded.overrides, **study.info, **meta},
-        indent=1, default=str) + "\n")
+def _write_files(study: Study, folder: Path, scenario: str, overrides: list[str],
+                 meta: dict) -> None:
+    """The study's table (CSV), description (JSON), plots and report, each written whole."""
+    with files.writing(folder / f"{study.kind}.csv") as tmp:
+        study.table.to_csv(tmp, index=False)
+    files.write_json(folder / f"{study.kind}.json",
+                     {"scenario": scenario, "overrides": overrides, **study.info, **meta})
     figs = {"sweep": sweep_plots, "sensitivity": sensitivity_plots,
             "discovery": discovery_plots}[study.kind](study)
     for name, fig in figs.items():
-        plots.save(fig, partial, name)
-    _report(partial, study, loaded, list(figs), meta)
-    if final.exists():
-        clear(final)  # the same study of the same scenario and code: identical content
-    os.replace(partial, final)
+        plots.save(fig, folder, name)
+    _report(folder, study, scenario, overrides, list(figs), meta)
+
+
+def present_study(folder: str | Path, meta: dict | None = None) -> Study:
+    """Analyse a sweep's or sensitivity analysis's saved runs and write the study's files into
+    its results folder (beside runs.parquet); return the study."""
+    experiment = load_result(folder) if meta is None else Experiment(meta, Path(folder), True)
+    study = analyse(experiment)
+    m = experiment.metadata
+    _write_files(study, experiment.folder, m["scenario"], m.get("overrides", []),
+                 {"seed": m["seed"], "results": str(experiment.folder)})
+    return study
+
+
+def write_discovery(study: Study, experiment: Experiment, out: str | Path) -> Path:
+    """Write a discovery's folder `<out>/<scenario>/discovery-<hash>/` (derived from the
+    experiment's saved runs, so an older copy is replaced) and return it."""
+    m = experiment.metadata
+    meta = {"seed": m["seed"], "results": str(experiment.folder)}
+    key = json.dumps({"scenario": m["scenario_sha256"], "info": {
+        k: v for k, v in study.info.items() if k != "trajectory"}, **meta},
+        sort_keys=True, default=str)
+    h = hashlib.sha256(key.encode()).hexdigest()[:10]
+    final = files.check_root(out) / files.safe_name(m["scenario"]) / f"discovery-{h}"
+    with files.derived_folder(final) as staging:
+        _write_files(study, staging, m["scenario"], m.get("overrides", []), meta)
     return final
 
 
-def _report(folder: Path, study: Study, loaded, figs: list[str], meta: dict) -> None:
+def _report(folder: Path, study: Study, scenario: str, overrides: list[str], figs: list[str],
+            meta: dict) -> None:
     info, t = study.info, study.table
-    parts = [f"<h1>{study.kind.capitalize()}: scenario '{report.esc(loaded.name)}'</h1>"]
-    if loaded.overrides:
-        parts.append("<p>Overrides: <code>" + report.esc("; ".join(loaded.overrides))
+    parts = [f"<h1>{study.kind.capitalize()}: scenario '{report.esc(scenario)}'</h1>"]
+    if overrides:
+        parts.append("<p>Overrides: <code>" + report.esc("; ".join(overrides))
                      + "</code></p>")
     if study.kind == "sweep":
         fixed = " and ".join(map(_short, info["parameters"]))
@@ -247,6 +261,11 @@ def _report(folder: Path, study: Study, loaded, figs: list[str], meta: dict) -> 
                      "against the box without that restriction) says whether a restriction "
                      "could be chance; those at 0.05 or above are not significant.</p>")
     parts += [report.svg(folder / f"{f}.svg") for f in figs]
-    parts.append(f"<p class='note'>The full table is in {study.kind}.csv beside this page.</p>")
-    (folder / "report.html").write_text(report.page(f"ISF {study.kind}: {loaded.name}",
-                                                    "\n".join(parts)), encoding="utf-8")
+    note = f"The full table is in {study.kind}.csv beside this page."
+    if study.kind != "discovery":
+        note += (" Every run is in runs.parquet (its <code>point</code> column and the point's "
+                 "values in the <code>param.*</code> columns); <code>python run.py report "
+                 "FOLDER</code> rebuilds this page from them.")
+    parts.append(f"<p class='note'>{note}</p>")
+    files.write_text(folder / "report.html", report.page(f"ISF {study.kind}: {scenario}",
+                                                         "\n".join(parts)))

@@ -54,11 +54,15 @@ def prob(k: int, n: int) -> dict:
 class Accumulator:
     """Adds up batches of the runs table into the summary."""
 
-    COLUMNS = ("formed", "reason", "composition", "mandate", "lifts_tried", "lifts_formed",
+    COLUMNS = ("run", "formed", "reason", "composition", "mandate", "lifts_tried",
+               "lifts_formed",
                *(f"{m}_date" for m, _ in MILESTONES), *COUNTS,
                *(f"force_{t}" for t in FORCE_TYPES))
 
-    def __init__(self):
+    def __init__(self, counterfactual_runs: int | None = None):
+        """`counterfactual_runs`: the runs (by index) that were replayed with blockers lifted;
+        counterfactual shares are of the failed runs among them (None: every run)."""
+        self.limit = counterfactual_runs
         self.n = 0
         self.formed = 0
         self.dates: dict[str, Counter] = {m: Counter() for m, _ in MILESTONES}
@@ -98,7 +102,10 @@ class Accumulator:
         for k in COUNTS:
             if k in df.columns:
                 self.totals[k] += int(df[k].sum())
-        self.failed += int((~formed).sum())
+        eligible = ~formed
+        if self.limit is not None and "run" in df.columns:
+            eligible &= df["run"].to_numpy() < self.limit
+        self.failed += int(eligible.sum())
         if "lifts_tried" in df.columns:
             for tried, works in zip(df["lifts_tried"], df["lifts_formed"], strict=True):
                 if tried:
@@ -164,6 +171,7 @@ class Accumulator:
             "reasons": [{"reason": r, **prob(self.reasons[r], n)} for r in REASONS
                         if self.reasons.get(r)],
             "counterfactuals": {"failed_runs": self.failed, "replayed_runs": self.tried_runs,
+                                "limit": self.limit,
                                 "lifts": lifts},
             "countries": countries,
             "compositions": [{"composition": c, **prob(k, n)}
@@ -206,10 +214,11 @@ def context_of(loaded, seed: int | None = None) -> dict:
 
 
 def summarise(runs: pd.DataFrame, scenario=None, seed: int | None = None,
-              milestones=()) -> dict:
-    """The summary of a runs table (a DataFrame), exactly as the command line computes it."""
+              milestones=(), counterfactual_runs: int | None = None) -> dict:
+    """The summary of a runs table (a DataFrame), exactly as the command line computes it
+    (`counterfactual_runs`: as the experiment's metadata says)."""
     ctx = context_of(scenario, seed) if scenario is not None else {"milestones": milestones}
-    return Accumulator().add(runs).result(ctx)
+    return Accumulator(counterfactual_runs).add(runs).result(ctx)
 
 
 # --------------------------------------------------------------------------- table views
@@ -290,8 +299,11 @@ def render(s: dict) -> str:
                    f"{r['probability']:6.1%}   [{r['ci_low']:.1%}, {r['ci_high']:.1%}]")
     cf = s["counterfactuals"]
     if cf["lifts"]:
-        out += ["", f"What would have formed the force: of {_runs(cf['failed_runs'])} that failed, "
-                "the share a single lifted blocker turns into a force (same draws)"]
+        among = f" among the first {cf['limit']:,}" if cf.get("limit") and \
+            cf["limit"] < s["runs"] else ""
+        out += ["", f"What would have formed the force: of {_runs(cf['failed_runs'])} that "
+                f"failed{among}, the share a single lifted blocker turns into a force (same "
+                "draws)"]
         for lift in cf["lifts"][:6]:
             out.append(f"  {lift_label(lift['lift']):<44} {lift['probability']:6.1%}   "
                        f"(tried in {_runs(lift['tried'])})")

@@ -1,8 +1,12 @@
-"""Running experiments: seeded runs in chunks over any executor, and results folders."""
+"""Running experiments: one entry point (`run_experiment`), seeded runs in chunks over any
+executor, and checked, resumable results folders."""
 
-from .runner import run_rows, run_tasks
+from .files import RootError, StorageError, safe_name
+from .limits import MAX_RUNS, MAX_WORKERS, ExperimentError
+from .runner import compute_chunk, run_experiment, run_rows
 from .seeds import run_seed
-from .store import Result, ResultError, load_result, run_to_folder, slug
+from .store import Experiment, ResultError, load_result
 
-__all__ = ["Result", "ResultError", "load_result", "run_rows", "run_seed", "run_tasks",
-           "run_to_folder", "slug"]
+__all__ = ["MAX_RUNS", "MAX_WORKERS", "Experiment", "ExperimentError", "ResultError",
+           "RootError", "StorageError", "compute_chunk", "load_result", "run_experiment",
+           "run_rows", "run_seed", "safe_name"]

@@ -1,257 +1,436 @@
-"""The experiment runner: seeded runs in chunks over any `concurrent.futures` executor.
+"""The one way to run experiments: `run_experiment` (the EMA Workbench's `perform_experiments`).
 
-The runs of an experiment are cut into chunks of consecutive run indices. Each chunk is run by a
-worker (`run_chunk`), which returns an Arrow table; the main process writes it to its own file
-in the experiment's `.partial` folder as soon as it arrives, so memory stays flat and an
-interrupted experiment can resume. When every chunk is in, the chunk files are merged in run
-order into `runs.parquet` with row groups of a fixed size. A run's seed depends only on the
-master seed and its index, so the result is the same, byte for byte, for any number of workers,
+An experiment runs a scenario `runs` times from one master seed; run i's seed depends only on
+the master seed and i. With `points` (dicts of fixed parameter values, as a sweep or a
+sensitivity design makes them) every point is run with the same run seeds. The result is a runs
+table (one row per run: point, run, seed, the sampled parameters as `param.<path>`, every
+outcome field) and a rounds table (one row per run and round).
+
+The runs are cut into chunks of consecutive rows, computed by `compute_chunk` in the current
+process, a process pool or any `concurrent.futures` executor. With a results folder (`out`),
+each chunk is written to its own checked file in `<id>.partial/` as soon as it arrives (memory
+stays flat, and an interrupted experiment resumes), then the chunks are merged in row order into
+runs.parquet and rounds.parquet with fixed row groups: the same bytes for any number of workers,
 any chunk size and any order of completion.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
+import datetime as dt
 import json
-import os
-import shutil
+import math
+import numbers
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ..model import outcome_fields, simulate
-from ..scenario import LoadedScenario, from_mapping
-from .seeds import run_seed
+from ..scenario import LoadedScenario, ScenarioError, load_scenario
+from . import files, store
+from .limits import ExperimentError, check_runs, check_seed
+from .pool import check_workers, executor_for, run_tasks
+from .progress import Progress
+from .seeds import run_seeds
+from .store import ChunkStore, Experiment, Merger, ResultError
+from .tables import rounds_schema, runs_schema, to_chunk
 
-ROW_GROUP = 10_000  # rows per row group of runs.parquet (independent of the chunk size)
+# ---------------------------------------------------------------------------- one chunk
+
+
+#: by default the first 10,000 runs of an experiment are replayed for counterfactual
+#: attribution (docs/ODD.md R13): enough for shares within about 1 percentage point, without
+#: multiplying the cost of a million runs
+COUNTERFACTUAL_RUNS = 10_000
+
+
+def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
+                  points: Mapping[int, dict] | Sequence[dict] | None = None,
+                  rounds: bool = False, runs: int | None = None,
+                  counterfactuals: int = COUNTERFACTUAL_RUNS
+                  ) -> tuple[pa.Table, pa.Table | None]:
+    """Rows start..stop-1 of an experiment: (runs table, rounds table or None).
+
+    Without points, row i is run i. With points, row r is run r % `runs` of point r // `runs`,
+    and `points[k]` gives point k's fixed values (a list, or a mapping holding at least the
+    chunk's points). Runs with an index below `counterfactuals` are replayed with each of
+    their blockers lifted (R13). The one place where runs are computed: by the fast path
+    (`sim.model.fast`), whose records the tests prove identical to the Mesa model's.
+    """
+    from ..model.fast import simulate_block
+
+    has_points = points is not None
+    if has_points and not runs:
+        raise ValueError("compute_chunk: `runs` (per point) is needed with points")
+    point_paths = list(points[start // runs]) if has_points else []
+    runs_schema_ = runs_schema(loaded, point_paths, has_points)
+    parts, round_parts = [], []
+    # one block per point (a point's fixed values apply to its whole block)
+    segments = []
+    r = start
+    while r < stop:
+        point, run = divmod(r, runs) if has_points else (None, r)
+        end = min(stop, (point + 1) * runs) if has_points else stop
+        segments.append((point, run, run + (end - r)))
+        r = end
+    for point, first, last in segments:
+        seeds = run_seeds(master, first, last)
+        replay = np.arange(first, last) < counterfactuals
+        block = simulate_block(loaded, seeds, fixed=points[point] if has_points else None,
+                               counterfactuals=replay, rounds=rounds)
+        key = {"run": np.arange(first, last, dtype=np.int64)}
+        if has_points:
+            key = {"point": np.full(last - first, point, dtype=np.int64), **key}
+        parts.append(_table(runs_schema_, {**key, "seed": block["seeds"],
+                                           **block["columns"]}))
+        if rounds:
+            rc = block["rounds"]
+            rkey = {"run": first + rc["run"]}
+            if has_points:
+                rkey = {"point": np.full(len(rc["run"]), point, dtype=np.int64), **rkey}
+            round_parts.append(_table(rounds_schema(loaded, has_points),
+                                      {**rc, **rkey}))
+    runs_table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    if not rounds:
+        return runs_table, None
+    return runs_table, (pa.concat_tables(round_parts) if len(round_parts) > 1
+                        else round_parts[0])
+
+
+def _table(schema: pa.Schema, columns: dict) -> pa.Table:
+    """An Arrow table of `schema` from numpy columns: -1 in a nullable whole-number column
+    (a round never reached) becomes null, as does None in a nullable text column."""
+    arrays = []
+    for f in schema:
+        values = columns[f.name]
+        if f.nullable and pa.types.is_integer(f.type):
+            values = np.asarray(values, dtype=np.int64)
+            arrays.append(pa.array(values, type=f.type, mask=values < 0))
+        elif pa.types.is_string(f.type):
+            arrays.append(pa.array(list(values), type=f.type))
+        else:
+            arrays.append(pa.array(np.asarray(values), type=f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+# The loaded scenario of the experiment a worker serves, installed once per worker process by
+# the pool's initializer (so it is neither sent with every chunk nor validated again).
+_SCENARIOS: dict[str, LoadedScenario] = {}
+
+
+def _install(main_pid: int, key: str, loaded: LoadedScenario) -> None:
+    from .pool import die_with_parent
+
+    die_with_parent(main_pid)
+    _SCENARIOS.clear()
+    _SCENARIOS[key] = loaded
+
+
+def _chunk_task(key: str, loaded: LoadedScenario | None, master: int, start: int, stop: int,
+                points, rounds: bool, runs: int, counterfactuals: int, encode: bool):
+    """The worker's side of one chunk. `loaded` is None in a pool made here (the initializer
+    installed it); an executor made elsewhere (Dask) receives it with the task. With `encode`
+    the tables come back as the bytes of chunk files, encoded in the worker."""
+    if loaded is None:
+        loaded = _SCENARIOS[key]
+    tables = compute_chunk(loaded, master, start, stop, points, rounds, runs, counterfactuals)
+    if not encode:
+        return tables
+    return tuple(None if t is None else to_chunk(t) for t in tables)
 
 
 def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
-    """Run the given replications; one flat row each (index, seed, sampled inputs, outcome)."""
-    rows = []
-    for i in indices:
-        seed = run_seed(master, i)
-        rec = simulate(loaded, seed, counterfactuals=True)
-        row = {"run": i, "seed": seed}
-        row.update({f"param.{k}": v for k, v in rec.params.items()})
-        row.update(rec.outcome)
-        rows.append(row)
-    return rows
+    """Runs `indices` (consecutive) of an experiment as rows of dicts. Kept for the explorer's
+    batch until it calls `run_experiment` (with `on_progress`) instead."""
+    indices = list(indices)
+    if not indices:
+        return []
+    table, _ = compute_chunk(loaded, master, indices[0], indices[-1] + 1)
+    return table.to_pylist()
 
 
-@dataclass(frozen=True)
-class ScenarioSpec:
-    """What a worker needs to rebuild a scenario: small, picklable, hashable by content."""
-
-    raw: dict
-    file: str
-    texts: dict
-
-    @classmethod
-    def of(cls, loaded: LoadedScenario) -> ScenarioSpec:
-        return cls(raw=loaded.raw, file=loaded.path, texts=loaded.texts)
-
-    @property
-    def fingerprint(self) -> str:
-        text = json.dumps(self.raw, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+# ---------------------------------------------------------------------------- the design
 
 
-_CACHE: dict[str, LoadedScenario] = {}
-_SCHEMAS: dict[str, pa.Schema] = {}
-
-
-def loaded_of(spec: ScenarioSpec) -> LoadedScenario:
-    key = spec.fingerprint
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = from_mapping(spec.raw, spec.file, spec.texts)
-    return _CACHE[key]
-
-
-_ARROW = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string()}
-
-
-def runs_schema(loaded: LoadedScenario) -> pa.Schema:
-    """The columns of runs.parquet, in order, with fixed types (declared by the model)."""
-    fields = [pa.field("run", pa.int64()), pa.field("seed", pa.int64())]
-    fields += [pa.field(f"param.{p}", pa.float64()) for p, _ in loaded.uncertain]
-    fields += [pa.field(name, _ARROW[kind.rstrip("?")]) for name, kind in
-               outcome_fields(loaded)]
-    return pa.schema(fields)
-
-
-def run_chunk(spec: ScenarioSpec, master: int, start: int, stop: int) -> pa.Table:
-    """Run replications start..stop-1 of an experiment; the worker-side task."""
-    loaded = loaded_of(spec)
-    if spec.fingerprint not in _SCHEMAS:
-        _SCHEMAS[spec.fingerprint] = runs_schema(loaded)
-    return pa.Table.from_pylist(run_rows(loaded, master, range(start, stop)),
-                                schema=_SCHEMAS[spec.fingerprint])
-
-
-def default_chunk_size(runs: int) -> int:
-    """Chunks of 1/50 of the runs, between 50 and 2,000 (independent of the worker count, so
+def default_chunk_size(rows: int) -> int:
+    """Chunks of 1/50 of the rows, between 50 and 2,000 (independent of the worker count, so
     an interrupted experiment can resume with another number of workers)."""
-    return max(50, min(2000, runs // 50))
+    return max(50, min(2000, rows // 50))
 
 
-def chunk_ranges(runs: int, chunk: int) -> list[tuple[int, int]]:
-    return [(s, min(runs, s + chunk)) for s in range(0, runs, chunk)]
+def chunk_ranges(rows: int, chunk: int) -> list[tuple[int, int]]:
+    return [(s, min(rows, s + chunk)) for s in range(0, rows, chunk)]
 
 
-class Progress:
-    """A progress bar with runs/s and time left on a terminal; plain lines otherwise."""
-
-    def __init__(self, total: int, done: int = 0, stream=None, label: str = "runs"):
-        self.total, self.done, self.stream = total, done, stream or sys.stderr
-        self.t0 = self.last = time.perf_counter()
-        self.start_done = done
-        self.bar = None
-        if self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=done, unit=" runs", file=self.stream,
-                            dynamic_ncols=True, smoothing=0.1, desc=label)
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-            return
-        now = time.perf_counter()
-        if now - self.last >= 5 or self.done == self.total:
-            self.last = now
-            rate = (self.done - self.start_done) / max(now - self.t0, 1e-9)
-            left = (self.total - self.done) / rate if rate > 0 else float("inf")
-            print(f"  {self.done:,}/{self.total:,} runs ({self.done / self.total:.0%}), "
-                  f"{rate:,.0f} runs/s, about {_duration(left)} left", file=self.stream,
-                  flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _duration(s: float) -> str:
-    if s == float("inf"):
-        return "?"
-    s = int(round(s))
-    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+def check_points(loaded: LoadedScenario, points) -> tuple[dict, ...] | None:
+    """Points as given, checked: every point fixes the same numeric parameters to finite
+    values inside their ranges (keys in the first point's order)."""
+    if points is None:
+        return None
+    points = list(points)
+    if not points:
+        raise ExperimentError("points: an empty list (give at least one point, or none)")
+    paths = list(points[0])
+    if not paths:
+        raise ExperimentError("points: a point must fix at least one parameter")
+    out = []
+    for i, p in enumerate(points):
+        if not isinstance(p, Mapping) or set(p) != set(paths):
+            raise ExperimentError(f"points[{i}]: every point must fix the same parameters "
+                                  f"({', '.join(paths)})")
+        fixed = {}
+        for path in paths:
+            value = p[path]
+            if path not in loaded.bounds:
+                raise ScenarioError([(loaded.path, path, "points: no numeric parameter here")])
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                    not math.isfinite(value):
+                raise ScenarioError([(loaded.path, path, f"points[{i}]: expected a finite "
+                                      f"number, got {value!r}")])
+            try:
+                loaded.bounds[path](value)
+            except ValueError as e:
+                raise ScenarioError([(loaded.path, path, f"points[{i}]: {e}")]) from None
+            fixed[path] = float(value)
+        out.append(fixed)
+    return tuple(out)
 
 
-def _chunk_path(folder: Path, start: int, stop: int) -> Path:
-    return folder / f"{start:010d}-{stop:010d}.parquet"
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def _write_atomic_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+# ---------------------------------------------------------------------------- the entry point
 
 
-def run_tasks(func, tasks, on_result, *, workers: int = 1,
-              executor: cf.Executor | None = None) -> None:
-    """Call `func(*task)` for every task and `on_result(index, value)` as each one finishes.
+def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = None,
+                   seed: int | None = None, *, points: Sequence[dict] | None = None,
+                   rounds: bool = True, out: str | Path | None = None, workers: int = 1,
+                   executor: cf.Executor | None = None, chunk: int | None = None,
+                   progress: bool = False,
+                   on_progress: Callable[[int, int], None] | None = None,
+                   log: Callable[[str], None] | None = None, study: dict | None = None,
+                   command: str | None = None,
+                   counterfactuals: int | None = None) -> Experiment:
+    """Run an experiment: `runs` runs of `scenario` (a loaded scenario or a file) from master
+    seed `seed` (defaults: the scenario's own), at every point of `points` if given.
 
-    With `executor` given it is used as is (for example a Dask client's executor); otherwise a
-    process pool of `workers` processes, or the current process when `workers` is 1. At most
-    two tasks per worker are in flight, so memory stays flat however many tasks there are; on
-    an interruption, a pool this function made is shut down without waiting.
+    - `rounds`: also keep the round-by-round table (one row per run and round).
+    - `out`: a results root; the experiment is written to (or, if already complete and sound,
+      reused from) `<out>/<scenario>/<experiment id>/`. Without it the tables stay in memory.
+    - `workers`: processes of a pool made here (1: the current process); `executor`: any
+      `concurrent.futures` executor instead (a Dask client's `get_executor()`, say).
+    - `chunk`: rows per chunk (does not change the results).
+    - `progress`: a bar (or plain lines) on stderr; `on_progress(done, total)`: called in this
+      thread after each chunk (raise from it to stop).
+    - `study`: a description of the analysis the runs are for (kept in metadata.json).
+    - `counterfactuals`: how many runs (the first, by index) are replayed with each blocker
+      lifted (docs/ODD.md R13); default 10,000, none for the points of a study.
+
+    Returns an `Experiment` with `.runs` and `.rounds` (pandas DataFrames), `.metadata` and,
+    with `out`, `.folder`. The tables are the same for any workers, executor or chunk size.
     """
-    if executor is None and workers <= 1:
-        for i, task in enumerate(tasks):
-            on_result(i, func(*task))
-        return
-    own = executor is None
-    pool = executor or cf.ProcessPoolExecutor(max_workers=workers)
-    queue = iter(enumerate(tasks))
-    pending: dict[cf.Future, int] = {}
-    try:
-        while True:
-            for i, task in queue:
-                pending[pool.submit(func, *task)] = i
-                if len(pending) >= 2 * max(1, workers):
-                    break
-            if not pending:
-                break
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                on_result(pending.pop(fut), fut.result())
-    except BaseException:
-        if own:
-            pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    if own:
-        pool.shutdown()
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    log = log or _stderr
+    points = check_points(loaded, points)
+    n_points = len(points) if points else 1
+    runs = check_runs(loaded.scenario.runs if runs is None else runs, n_points)
+    seed = check_seed(loaded.scenario.seed if seed is None else seed)
+    total = runs * n_points
+    chunk = default_chunk_size(total) if chunk is None else check_runs(chunk, what="--chunk-size")
+    if executor is None:
+        workers = check_workers(workers, log)
+    if counterfactuals is None:
+        counterfactuals = 0 if points else COUNTERFACTUAL_RUNS
+    counterfactuals = check_runs(counterfactuals, what="--counterfactual-runs") \
+        if counterfactuals else 0
+    identity = {"scenario_sha256": store.scenario_sha256(loaded), "seed": seed, "runs": runs,
+                "counterfactual_runs": counterfactuals,
+                "total_runs": total, "points_sha256": store.points_sha256(points),
+                "rounds": bool(rounds), "study": study, "code": store.code_fingerprint()}
+    job = _Job(loaded, identity, points, chunk, workers, executor, progress, on_progress, log)
+    if out is None:
+        return job.in_memory()
+    root = files.check_root(out)
+    final = root / files.safe_name(loaded.name) / store.experiment_id(identity)
+    return job.to_folder(final, command)
 
 
-def execute(spec: ScenarioSpec, master: int, runs: int, partial: Path, *,
-            chunk: int | None = None, workers: int = 1, executor: cf.Executor | None = None,
-            progress: bool = True) -> int:
-    """Run every chunk not yet on disk in `partial/chunks`; return how many runs were reused.
+class _Job:
+    """One call of `run_experiment`: the chunks to compute and where they go."""
 
-    Each chunk is written to its own file as soon as it arrives (see `run_tasks` for where
-    the chunks run).
-    """
-    chunk = chunk or default_chunk_size(runs)
-    chunks_dir = partial / "chunks"
-    chunks_dir.mkdir(parents=True, exist_ok=True)
-    todo = [(a, b) for a, b in chunk_ranges(runs, chunk) if not _chunk_path(chunks_dir, a, b)
-            .exists()]
-    reused = runs - sum(b - a for a, b in todo)
-    bar = Progress(runs, reused) if progress else None
+    def __init__(self, loaded, identity, points, chunk, workers, executor, progress,
+                 on_progress, log):
+        self.loaded, self.identity, self.points = loaded, identity, points
+        self.chunk, self.workers, self.executor = chunk, workers, executor
+        self.progress, self.on_progress, self.log = progress, on_progress, log
+        self.seed, self.runs = identity["seed"], identity["runs"]
+        self.rounds, self.total = identity["rounds"], identity["total_runs"]
+        self.counterfactuals = identity["counterfactual_runs"]
+        self.ranges = chunk_ranges(self.total, chunk)
 
-    def save(i, table):
-        a, b = todo[i]
-        _write_atomic_table(table, _chunk_path(chunks_dir, a, b))
-        if bar:
-            bar.update(b - a)
+    # --- computing
 
-    try:
-        run_tasks(run_chunk, [(spec, master, a, b) for a, b in todo], save, workers=workers,
-                  executor=executor)
-    finally:
-        if bar:
+    def _compute(self, todo: list[tuple[int, int]], on_chunk, encode: bool,
+                 done_before: int = 0) -> None:
+        """Compute the chunks `todo`; `on_chunk(start, stop, tables)` as each one arrives."""
+        bar = Progress(self.total, done_before, show=self.progress, callback=self.on_progress,
+                       label=_short(self.loaded.name))
+        key = self.identity["scenario_sha256"]
+        try:
+            with executor_for(self.workers, self.executor, _install, (key, self.loaded),
+                              self.log) as (pool, own):
+                shipped = None if own else self.loaded  # a pool made here has it already
+                tasks = ((key, shipped, self.seed, a, b, self._points_for(a, b), self.rounds,
+                          self.runs, self.counterfactuals, encode) for a, b in todo)
+
+                def arrived(i, tables):
+                    a, b = todo[i]
+                    on_chunk(a, b, tables)
+                    bar.update(b - a)
+
+                # two chunks queued per worker keep every worker busy; an executor made
+                # elsewhere does not say how many workers it has
+                inflight = 2 * self.workers if own else max(2 * self.workers, 16)
+                run_tasks(_chunk_task, tasks, arrived, executor=pool, inflight=inflight)
+        finally:
             bar.close()
-    return reused
+
+    def _points_for(self, start: int, stop: int):
+        """The points a chunk needs (not the whole design, which may be large)."""
+        if self.points is None:
+            return None
+        first, last = start // self.runs, (stop - 1) // self.runs
+        return {k: self.points[k] for k in range(first, last + 1)}
+
+    def _metadata(self, experiment_id: str, started: dt.datetime, wall: float, reused: int,
+                  command: str | None) -> dict:
+        ident = self.identity
+        point_paths = list(self.points[0]) if self.points else []
+        return {
+            **store.describe(self.loaded, ident),
+            "experiment_id": experiment_id, "seed": self.seed, "runs": self.runs,
+            "points": len(self.points) if self.points else None,
+            "point_parameters": point_paths, "points_sha256": ident["points_sha256"],
+            "total_runs": self.total, "rounds": self.rounds, "study": ident["study"],
+            "counterfactual_runs": self.counterfactuals,
+            "chunk": self.chunk,
+            "workers": self.workers if self.executor is None else type(self.executor).__name__,
+            "runs_resumed": reused, "code_sha256": ident["code"],
+            "git_revision": store.git_revision(), "versions": store.versions(),
+            "started": store.stamp(started), "wall_s": wall,
+            "runs_per_s": (self.total - reused) / wall if wall > 0 else None,
+            "command": command or store.command_line(),
+        }
+
+    # --- in memory
+
+    def in_memory(self) -> Experiment:
+        parts: dict[tuple[int, int], tuple] = {}
+        started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
+        self._compute(self.ranges, lambda a, b, t: parts.__setitem__((a, b), t), encode=False)
+        wall = time.perf_counter() - t0
+        ordered = [parts[r] for r in self.ranges]  # in row order, whatever order they finished
+        tables = {"runs": pa.concat_tables([p[0] for p in ordered])}
+        if self.rounds:  # encoded row group by row group, as rounds.parquet is: same frames
+            layout = store.LAYOUTS["rounds"]
+            whole = pa.concat_tables([p[1] for p in ordered])
+            tables["rounds"] = pa.concat_tables([
+                layout.prepare(whole.slice(i, layout.row_group).combine_chunks())
+                for i in range(0, max(whole.num_rows, 1), layout.row_group)])
+        meta = self._metadata(store.experiment_id(self.identity), started, wall, 0, None)
+        return Experiment(meta, None, False, None, tables)
+
+    # --- into a results folder
+
+    def _reuse(self, final: Path) -> Experiment:
+        expect = {k: self.identity[k] for k in ("scenario_sha256", "seed", "runs", "rounds")}
+        expect["experiment_id"] = final.name
+        result = store.load_result(final, expect)
+        self.log(f"Reusing the complete results in {final} (same scenario, seed, runs and "
+                 "code; checksums verified).")
+        if self.on_progress is not None:
+            self.on_progress(self.total, self.total)
+        return result
+
+    def to_folder(self, final: Path, command: str | None) -> Experiment:
+        if final.exists():
+            return self._reuse(final)
+        partial = files.partial_of(final)
+        lock = files.FolderLock(partial, on_wait=self.log)
+        while not lock.acquire():
+            pass
+        try:
+            if final.exists():  # finished by another process while this one waited
+                files.remove_tree(partial)
+                return self._reuse(final)
+            return self._build(final, partial, command)
+        except KeyboardInterrupt:
+            self.log(f"\nInterrupted: the finished chunks are kept in {partial}; rerun the "
+                     "same command to resume.")
+            raise
+        except (files.StorageError, cf.process.BrokenProcessPool):
+            self.log(f"The finished chunks are kept in {partial}; once the problem is fixed, "
+                     "the same command resumes from them.")
+            raise
+        finally:
+            lock.release()
+
+    def _build(self, final: Path, partial: Path, command: str | None) -> Experiment:
+        plan = {**self.identity, "chunk": self.chunk}
+        plan_file = partial / "plan.json"
+        if any(partial.iterdir()):
+            try:
+                old = json.loads(plan_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+            if old == plan:
+                self.log(f"Resuming the unfinished run in {partial}.")
+            else:
+                self.log(f"Starting again: {partial} was made with other settings.")
+                files.empty_folder(partial)
+        for leftover in partial.iterdir():  # half-written tables of a killed merge, say
+            if leftover.name not in ("plan.json", "chunks"):
+                files.remove_tree(leftover)
+        files.write_json(plan_file, plan)
+        kinds = ["runs", "rounds"] if self.rounds else ["runs"]
+        chunks = ChunkStore(partial, self.identity, kinds, self.log)
+        done = chunks.done(self.ranges)
+        todo = [r for r in self.ranges if r not in done]
+        reused = sum(b - a for a, b in done)
+        merger = Merger(partial, chunks, self.ranges)
+        started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
+
+        def save(a, b, encoded):
+            blobs = {k: blob for k, blob in zip(kinds, encoded, strict=False)
+                     if blob is not None}
+            chunks.save(a, b, blobs)
+            merger.ready(a, blobs)
+
+        try:
+            for a, _ in sorted(done):
+                merger.ready(a)
+            self._compute(todo, save, encode=True, done_before=reused)
+            listed = merger.finish()
+        except BaseException:
+            merger.abort()
+            raise
+        wall = time.perf_counter() - t0
+        meta = self._metadata(final.name, started, wall, reused, command)
+        meta["files"] = listed
+        files.remove_tree(partial / "chunks")
+        plan_file.unlink()
+        files.write_json(partial / "metadata.json", meta)  # written last: the folder is whole
+        files.publish(partial, final)
+        return Experiment(meta, final, False)
 
 
-def merge(partial: Path, runs: int, dest: Path) -> None:
-    """Merge the chunk files, in run order, into one Parquet file with fixed row groups."""
-    files = sorted((partial / "chunks").glob("*.parquet"))
-    covered = 0
-    for f in files:
-        a, b = (int(x) for x in f.stem.split("-"))
-        if a != covered:
-            raise RuntimeError(f"chunk files do not cover the runs: gap at run {covered}")
-        covered = b
-    if covered != runs:
-        raise RuntimeError(f"chunk files cover {covered} of {runs} runs")
-    schema = pq.read_schema(files[0])
-    tmp = dest.with_suffix(".tmp")
-    buffer: list[pa.Table] = []
-    buffered = 0
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for f in files:
-            t = pq.read_table(f)
-            buffer.append(t)
-            buffered += t.num_rows
-            while buffered >= ROW_GROUP:
-                table = pa.concat_tables(buffer)
-                writer.write_table(table.slice(0, ROW_GROUP), row_group_size=ROW_GROUP)
-                rest = table.slice(ROW_GROUP)
-                buffer, buffered = [rest], rest.num_rows
-        if buffered:
-            writer.write_table(pa.concat_tables(buffer), row_group_size=ROW_GROUP)
-    os.replace(tmp, dest)
+def _short(name: str, width: int = 30) -> str:
+    return name if len(name) <= width else name[:width - 1] + "…"
 
 
-def clear(path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path)
+__all__ = ["Experiment", "ExperimentError", "ResultError", "check_points", "chunk_ranges",
+           "compute_chunk", "default_chunk_size", "run_experiment", "run_rows"]

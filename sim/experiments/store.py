@@ -1,56 +1,78 @@
-"""Result folders: `results/<scenario>/<run id>/`, written so that none ever looks complete
-before it is.
+"""Results folders: `<out>/<scenario>/<experiment id>/`, written so that none ever looks complete
+before it is, and checked before it is used again.
 
-The run id is derived from what determines the results (the scenario, the master seed, the
-number of runs and the model's code), so rerunning a command finds its own earlier folder:
-a complete one is reused, never overwritten; a `.partial` one (interrupted or killed) is resumed.
-Everything is written inside `<run id>.partial/` and the folder is renamed to `<run id>/` only
-when the last file is in place.
+The experiment id is derived from what determines the results (the scenario, the master seed,
+the number of runs, the points, whether rounds are kept, and the model's code), so rerunning a
+command finds its own earlier folder: a complete one is verified and reused, never overwritten;
+a `.partial` one (interrupted or killed) is resumed from its chunk files, each of which carries
+its identity and checksum. Everything is written inside `<id>.partial/`, and the folder is
+renamed to `<id>/` only when metadata.json, which holds the hashes of the tables, is in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from ..scenario import LoadedScenario
-from .runner import ScenarioSpec, clear, default_chunk_size, execute, merge
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from . import files
+from .tables import ROUNDS, RUNS, Layout, from_chunk
 
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "PyYAML")
 SIM_DIR = Path(__file__).resolve().parent.parent
 #: the code a run's results depend on (presentation code is not part of it)
 RESULT_CODE = ("vocabulary.py", "model", "scenario", "experiments")
+LAYOUTS = {"runs": RUNS, "rounds": ROUNDS}
 
 
+@functools.cache
 def code_fingerprint() -> str:
     """SHA-256 of the source files the runs' results depend on."""
     h = hashlib.sha256()
-    files = []
+    found = []
     for part in RESULT_CODE:
         p = SIM_DIR / part
-        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
-    for f in files:
+        found += sorted(p.rglob("*.py")) if p.is_dir() else [p]
+    for f in found:
         h.update(str(f.relative_to(SIM_DIR)).encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
-def run_id(spec: ScenarioSpec, seed: int, runs: int) -> str:
-    h = hashlib.sha256(f"{spec.fingerprint}|{seed}|{runs}|{code_fingerprint()}".encode())
-    return f"seed{seed}-runs{runs}-{h.hexdigest()[:10]}"
+def scenario_sha256(loaded) -> str:
+    """SHA-256 of the scenario as run: the merged mapping, overrides applied."""
+    text = json.dumps(loaded.raw, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "scenario"
+def points_sha256(points) -> str | None:
+    if points is None:
+        return None
+    text = json.dumps([list(p.items()) for p in points], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def experiment_id(identity: dict) -> str:
+    """`seed<S>-runs<N>-<hash>` (a study's prefixed with its kind): readable, and unique to
+    everything that determines the results."""
+    h = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    kind = (identity.get("study") or {}).get("kind")
+    prefix = f"{kind}-" if kind else ""
+    return f"{prefix}seed{identity['seed']}-runs{identity['total_runs']}-{h.hexdigest()[:10]}"
 
 
 def versions() -> dict[str, str]:
@@ -72,94 +94,341 @@ def git_revision() -> str | None:
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
-@dataclass
-class Result:
-    """A complete results folder: its runs, its metadata and (once presented) its summary."""
-
-    folder: Path
-    reused: bool
-    metadata: dict
-    summary: dict | None = None
-
-    @property
-    def runs_file(self) -> Path:
-        return self.folder / "runs.parquet"
+def describe(loaded, identity: dict) -> dict:
+    """The part of metadata.json that describes the scenario and the design."""
+    cal = loaded.scenario.calendar
+    return {
+        "scenario": loaded.name, "description": loaded.scenario.description,
+        "scenario_file": loaded.path, "scenario_sha256": identity["scenario_sha256"],
+        "scenario_files_sha256": loaded.digest, "scenario_texts": loaded.texts,
+        # the merged scenario as run (extends resolved, overrides applied): `trace --results`
+        # rebuilds the scenario from it, exactly
+        "scenario_yaml": yaml.safe_dump(loaded.raw, sort_keys=False, allow_unicode=True),
+        "resolved_scenario": loaded.scenario.model_dump(mode="json"),
+        "calendar": {"start": str(cal.start), "deadline": str(cal.start + dt.timedelta(
+            days=cal.round_days * cal.rounds)), "milestones": [str(m) for m in cal.milestones]},
+        "uncertain_parameters": {p: d.describe() for p, d in loaded.uncertain},
+        "overrides": list(loaded.overrides),
+    }
 
 
 class ResultError(Exception):
     """A results folder that cannot be used (reported like a scenario error, exit 2)."""
 
 
-def load_result(folder: str | Path) -> Result:
-    """A complete results folder (runs.parquet and metadata.json); its summary if presented."""
+@dataclass
+class Experiment:
+    """The result of an experiment: its runs table (one row per run), its rounds table (one row
+    per run and round, if kept) and its metadata; from a results folder (`folder`) or held in
+    memory."""
+
+    metadata: dict
+    folder: Path | None = None
+    reused: bool = False
+    summary: dict | None = None
+    tables: dict[str, pa.Table] = field(default_factory=dict, repr=False)
+
+    @property
+    def experiment_id(self) -> str:
+        return self.metadata["experiment_id"]
+
+    @property
+    def runs_file(self) -> Path:
+        return self._file("runs")
+
+    @property
+    def rounds_file(self) -> Path | None:
+        return self._file("rounds") if self.metadata.get("rounds") else None
+
+    def _file(self, kind: str) -> Path:
+        if self.folder is None:
+            raise ValueError("this experiment was run in memory (no results folder)")
+        return self.folder / LAYOUTS[kind].file
+
+    def table(self, kind: str = "runs", columns: list[str] | None = None) -> pa.Table | None:
+        """The runs or rounds table as Arrow (only `columns`, if given)."""
+        if kind == "rounds" and not self.metadata.get("rounds"):
+            return None
+        if kind in self.tables:
+            t = self.tables[kind]
+            return t.select(columns) if columns is not None else t
+        return pq.read_table(self._file(kind), columns=columns)
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """One row per run: point (if any), run, seed, `param.*`, the outcome fields."""
+        return self.table("runs").to_pandas()
+
+    @property
+    def rounds(self) -> pd.DataFrame | None:
+        """One row per run and round (None if the experiment did not keep them)."""
+        t = self.table("rounds")
+        return None if t is None else t.to_pandas()
+
+
+# ---------------------------------------------------------------------------- chunk files
+
+
+class ChunkStore:
+    """The chunk files of an unfinished experiment, in `<partial>/chunks/`.
+
+    A chunk of rows start..stop-1 is one Arrow file per table and a manifest written last
+    (`<start>-<stop>.json`): the chunk's identity (scenario, master seed, points, code, range)
+    and the SHA-256 of each file. A chunk counts as done only if its manifest matches this
+    experiment and every file matches its checksum; anything else is reported and recomputed.
+    """
+
+    def __init__(self, partial: Path, identity: dict, kinds: list[str],
+                 log: Callable[[str], None]):
+        self.dir = partial / "chunks"
+        self.identity, self.kinds, self.log = identity, kinds, log
+
+    def _stem(self, start: int, stop: int) -> str:
+        return f"{start:010d}-{stop:010d}"
+
+    def _file(self, start: int, stop: int, kind: str) -> Path:
+        return self.dir / f"{self._stem(start, stop)}.{kind}.arrow"
+
+    def _manifest(self, start: int, stop: int) -> Path:
+        return self.dir / f"{self._stem(start, stop)}.json"
+
+    def expected(self, start: int, stop: int) -> dict:
+        return {**self.identity, "start": start, "stop": stop}
+
+    def save(self, start: int, stop: int, blobs: dict[str, bytes]) -> None:
+        for kind, data in blobs.items():
+            files.write_bytes(self._file(start, stop, kind), data)
+        files.write_json(self._manifest(start, stop), {
+            "identity": self.expected(start, stop),
+            "files": {k: {"sha256": files.sha256_bytes(v), "bytes": len(v)}
+                      for k, v in blobs.items()}})
+
+    def _problem(self, start: int, stop: int) -> str | None:
+        """Why the chunk cannot be used (None: it can)."""
+        try:
+            manifest = json.loads(self._manifest(start, stop).read_text(encoding="utf-8"))
+            identity, listed = manifest["identity"], manifest["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return "its manifest is missing or damaged"
+        expected = self.expected(start, stop)
+        if identity != expected:
+            names = {"seed": "another master seed", "scenario_sha256": "another scenario",
+                     "code": "another version of the code", "points_sha256": "other points",
+                     "start": "another run range", "stop": "another run range"}
+            diff = [names.get(k, k) for k in expected if identity.get(k) != expected[k]]
+            return "it was made with " + (", ".join(dict.fromkeys(diff)) or "other settings")
+        for kind in self.kinds:
+            f = self._file(start, stop, kind)
+            info = listed.get(kind) if isinstance(listed, dict) else None
+            if not info or not f.exists():
+                return f"its {kind} file is missing"
+            if f.stat().st_size != info.get("bytes"):
+                return f"its {kind} file has the wrong size (truncated?)"
+            if files.sha256_file(f) != info.get("sha256"):
+                return f"its {kind} file does not match its checksum (damaged)"
+        return None
+
+    def done(self, ranges: list[tuple[int, int]]) -> set[tuple[int, int]]:
+        """The ranges whose chunks are on disk and sound. Unsound ones are reported and
+        removed; files that belong to no range of this experiment are removed."""
+        files.make_dirs(self.dir)
+        good = set()
+        wanted = set()
+        for a, b in ranges:
+            stems = [self._manifest(a, b), *(self._file(a, b, k) for k in self.kinds)]
+            wanted.update(p.name for p in stems)
+            if not any(p.exists() for p in stems):
+                continue
+            problem = self._problem(a, b)
+            if problem is None:
+                good.add((a, b))
+            else:
+                self.log(f"Chunk of runs {a:,}-{b - 1:,} in {self.dir}: {problem}; computing "
+                         "it again.")
+                for p in stems:
+                    p.unlink(missing_ok=True)
+        for p in self.dir.iterdir():
+            if p.name not in wanted:  # leftovers of a killed writer
+                files.remove_tree(p)
+        return good
+
+    def read(self, start: int, stop: int, kind: str) -> pa.Table:
+        """A chunk's table, checked against its manifest once more as it is read."""
+        f = self._file(start, stop, kind)
+        with files.storage(f):
+            data = f.read_bytes()
+            manifest = json.loads(self._manifest(start, stop).read_text(encoding="utf-8"))
+        if files.sha256_bytes(data) != manifest["files"][kind]["sha256"]:
+            f.unlink(missing_ok=True)
+            raise files.StorageError(f, "this chunk file changed on disk while the experiment "
+                                        "ran; rerun the same command to compute it again")
+        return from_chunk(data)
+
+
+class Merger:
+    """Writes runs.parquet (and rounds.parquet) while the chunks arrive: each chunk is appended
+    as soon as every chunk before it is in, so the merge overlaps the computing, and only the
+    last chunks remain to be written at the end. Row groups have a fixed number of rows, so
+    the files are the same however the runs were cut and in whatever order chunks finished.
+    A chunk that arrives early waits (in memory: at most the few chunks in flight; a resumed
+    one on disk)."""
+
+    def __init__(self, folder: Path, chunks: ChunkStore, ranges: list[tuple[int, int]]):
+        self.folder, self.chunks, self.kinds = folder, chunks, chunks.kinds
+        self.starts = {a: b for a, b in ranges}
+        self.next = 0
+        self.waiting: dict[int, dict[str, bytes] | None] = {}
+        self.tmp = {k: files.temporary(folder / LAYOUTS[k].file) for k in self.kinds}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.buffers: dict[str, list[pa.Table]] = {k: [] for k in self.kinds}
+        self.buffered = dict.fromkeys(self.kinds, 0)
+
+    def ready(self, start: int, blobs: dict[str, bytes] | None = None) -> None:
+        """Chunk `start` is saved (its `blobs` in hand, or None: read it from disk)."""
+        self.waiting[start] = blobs
+        while self.next in self.waiting:
+            a = self.next
+            got = self.waiting.pop(a)
+            b = self.starts[a]
+            for kind in self.kinds:
+                table = from_chunk(got[kind]) if got else self.chunks.read(a, b, kind)
+                self._append(kind, table)
+            self.next = b
+
+    def _append(self, kind: str, table: pa.Table) -> None:
+        layout: Layout = LAYOUTS[kind]
+        with files.storage(self.tmp[kind]):
+            if kind not in self.writers:
+                self.writers[kind] = pq.ParquetWriter(self.tmp[kind],
+                                                      layout.schema(table.schema),
+                                                      **layout.options)
+            self.buffers[kind].append(table)
+            self.buffered[kind] += table.num_rows
+            while self.buffered[kind] >= layout.row_group:
+                whole = pa.concat_tables(self.buffers[kind])
+                _write_group(self.writers[kind], layout, whole.slice(0, layout.row_group))
+                rest = whole.slice(layout.row_group)
+                self.buffers[kind], self.buffered[kind] = [rest], rest.num_rows
+
+    def finish(self) -> dict:
+        """Write what is left, put the files in place; return their sizes and hashes."""
+        if self.next != max(self.starts.values(), default=0) or self.waiting:
+            raise RuntimeError(f"chunks missing: the merge stopped at row {self.next:,}")
+        listed = {}
+        for kind in self.kinds:
+            layout = LAYOUTS[kind]
+            dest = self.folder / layout.file
+            with files.storage(dest):
+                if self.buffered[kind]:
+                    _write_group(self.writers[kind], layout,
+                                 pa.concat_tables(self.buffers[kind]))
+                self.writers.pop(kind).close()
+                os.replace(self.tmp[kind], dest)
+            listed[layout.file] = {"sha256": files.sha256_file(dest),
+                                   "bytes": dest.stat().st_size}
+        return listed
+
+    def abort(self) -> None:
+        for kind, writer in self.writers.items():
+            with contextlib.suppress(Exception):
+                writer.close()
+            self.tmp[kind].unlink(missing_ok=True)
+        self.writers.clear()
+
+
+def _write_group(writer: pq.ParquetWriter, layout: Layout, table: pa.Table) -> None:
+    writer.write_table(layout.prepare(table.combine_chunks()), row_group_size=layout.row_group)
+
+
+# ---------------------------------------------------------------------------- reading back
+
+
+def _read_metadata(folder: Path) -> dict:
+    f = folder / "metadata.json"
+    try:
+        meta = json.loads(f.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultError(f"{folder}: not a complete results folder (no metadata.json)"
+                          + _partial_hint(folder)) from None
+    except OSError as e:
+        raise ResultError(f"{f}: cannot read it ({e.strerror or e})") from None
+    except ValueError:
+        raise ResultError(f"{f}: damaged (not valid JSON)") from None
+    if not isinstance(meta, dict):
+        raise ResultError(f"{f}: damaged (not a JSON object)")
+    return meta
+
+
+def _partial_hint(folder: Path) -> str:
+    return " (an unfinished run: rerun its command to resume)" \
+        if folder.name.endswith(".partial") else ""
+
+
+def verify(folder: Path, meta: dict) -> None:
+    """Check the folder's tables against the hashes in its metadata (ResultError if not)."""
+    listed = meta.get("files")
+    if not isinstance(listed, dict) or "runs.parquet" not in listed:
+        raise ResultError(f"{folder}: metadata.json lists no checksums (made by an older "
+                          "version?); run its command again to make a checkable folder")
+    for name, info in listed.items():
+        f = folder / name
+        if not f.is_file():
+            raise ResultError(f"{folder}: {name} is missing; delete the folder and run its "
+                              "command again")
+        try:
+            digest = files.sha256_file(f)
+        except files.StorageError as e:
+            raise ResultError(f"{f}: cannot read it ({e.problem})") from None
+        if not isinstance(info, dict) or digest != info.get("sha256"):
+            raise ResultError(f"{f}: does not match the checksum in metadata.json (changed or "
+                              "damaged); delete the folder and run its command again")
+
+
+def load_result(folder: str | Path, expect: dict | None = None) -> Experiment:
+    """A complete results folder, verified (its tables against the hashes in metadata.json,
+    and its metadata against `expect`); its summary if presented."""
     folder = Path(folder)
-    meta, summ = folder / "metadata.json", folder / "summary.json"
-    if not (meta.exists() and (folder / "runs.parquet").exists()):
-        hint = " (an unfinished run: rerun its command to resume)" \
-            if folder.name.endswith(".partial") else ""
-        raise ResultError(f"{folder}: not a complete results folder{hint}")
-    summary = json.loads(summ.read_text()) if summ.exists() else None
-    return Result(folder, True, json.loads(meta.read_text()), summary)
+    if not folder.is_dir():
+        raise ResultError(f"{folder}: not a results folder (no such folder)")
+    meta = _read_metadata(folder)
+    for key, value in (expect or {}).items():
+        if meta.get(key) != value:
+            raise ResultError(f"{folder}: its metadata.json does not match the experiment that "
+                              f"should be there ({key}); delete the folder and run again")
+    verify(folder, meta)
+    summary = None
+    s = folder / "summary.json"
+    if s.exists() and (folder / "report.html").exists():  # the report is written last
+        try:
+            summary = json.loads(s.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            summary = None  # presentation files are rebuilt from the tables
+    return Experiment(meta, folder, True, summary)
 
 
-def _write_json(path: Path, data) -> None:
-    path.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+def scenario_of(meta: dict, folder: Path | str = "results folder"):
+    """The scenario of a results folder exactly as it ran (extends resolved, overrides
+    applied), rebuilt from its metadata.json and checked against the hash recorded there."""
+    from ..scenario import ScenarioError, from_mapping
+
+    try:
+        data = yaml.safe_load(meta["scenario_yaml"])
+        loaded = from_mapping(data, meta.get("scenario_file", "<results>"),
+                              meta.get("scenario_texts") or {})
+    except KeyError:
+        raise ResultError(f"{folder}: metadata.json holds no scenario_yaml (made by an older "
+                          "version?)") from None
+    except (yaml.YAMLError, ScenarioError) as e:
+        raise ResultError(f"{folder}: its scenario cannot be rebuilt ({e})") from None
+    loaded.overrides = list(meta.get("overrides") or [])
+    if scenario_sha256(loaded) != meta.get("scenario_sha256"):
+        raise ResultError(f"{folder}: the scenario in metadata.json does not match its hash")
+    return loaded
 
 
-def run_to_folder(loaded: LoadedScenario, *, runs: int | None = None, seed: int | None = None,
-                  out: str | Path = "results", workers: int = 1, chunk: int | None = None,
-                  executor=None, progress: bool = True, overrides: list[str] | None = None,
-                  command: str | None = None, log=print) -> Result:
-    """Run an experiment into its results folder (runs.parquet and metadata.json), or reuse
-    the folder if it is complete. Presenting the results is the analysis layer's job."""
-    runs = loaded.scenario.runs if runs is None else runs
-    seed = loaded.scenario.seed if seed is None else seed
-    spec = ScenarioSpec.of(loaded)
-    rid = run_id(spec, seed, runs)
-    final = Path(out) / slug(loaded.name) / rid
-    partial = final.with_name(final.name + ".partial")
-    if final.exists():
-        result = load_result(final)
-        log(f"Reusing the complete results in {final} (same scenario, seed, runs and code).")
-        return result
-    chunk = chunk or default_chunk_size(runs)
-    plan = {"scenario_sha256": spec.fingerprint, "seed": seed, "runs": runs, "chunk": chunk,
-            "code": code_fingerprint()}
-    plan_file = partial / "plan.json"
-    if partial.exists():
-        old = json.loads(plan_file.read_text()) if plan_file.exists() else None
-        if old == plan:
-            log(f"Resuming the unfinished run in {partial}.")
-        else:
-            log(f"Starting again: {partial} was made with other settings.")
-            clear(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    _write_json(plan_file, plan)
-    started = dt.datetime.now(dt.UTC)
-    t0 = time.perf_counter()
-    reused = execute(spec, seed, runs, partial, chunk=chunk, workers=workers, executor=executor,
-                     progress=progress)
-    wall = time.perf_counter() - t0
-    merge(partial, runs, partial / "runs.parquet")
-    cal = loaded.scenario.calendar
-    meta = {
-        "scenario": loaded.name, "description": loaded.scenario.description,
-        "scenario_file": loaded.path, "scenario_sha256": spec.fingerprint,
-        "scenario_files_sha256": loaded.digest,
-        "scenario_texts": loaded.texts, "resolved_scenario": loaded.scenario.model_dump(
-            mode="json"),
-        "calendar": {"start": str(cal.start), "deadline": str(cal.start + dt.timedelta(
-            days=cal.round_days * cal.rounds)), "milestones": [str(m) for m in cal.milestones]},
-        "uncertain_parameters": {p: d.describe() for p, d in loaded.uncertain},
-        "overrides": overrides or [], "seed": seed, "runs": runs, "chunk": chunk,
-        "workers": workers if executor is None else type(executor).__name__,
-        "runs_resumed": reused, "run_id": rid, "code_sha256": plan["code"],
-        "git_revision": git_revision(), "versions": versions(), "started": started.isoformat(
-            timespec="seconds"), "wall_s": wall, "runs_per_s": (runs - reused) / wall
-        if wall > 0 else None, "command": command or " ".join(sys.argv),
-    }
-    _write_json(partial / "metadata.json", meta)
-    clear(partial / "chunks")
-    plan_file.unlink()
-    os.replace(partial, final)
-    return Result(final, False, meta)
+def stamp(started: dt.datetime) -> str:
+    return started.isoformat(timespec="seconds")
+
+
+def command_line() -> str:
+    return " ".join(["python run.py", *sys.argv[1:]])

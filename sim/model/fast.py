@@ -1255,9 +1255,10 @@ def _block(Pm, seeds, g, k, threat_col, stance_col, stated, ccountry, cw_col, ro
            ev_int, ev_ops, ev_vals, R, counterfactuals, rec, Pout, r_f, r_status, r_mandate,
            out_status, out_pledge, out_role, out_cround, out_eround, out_mandate, out_members,
            out_fired, out_ever, out_f, out_i, lifts_tried, lifts_formed, errors):
-    """Every run of a block (rows of Pm), and for each failed run (not a collapse) a replay
-    per blocker with that blocker lifted (R13): lift j < N vetoes of contributor j, N + j its
-    domestic politics, 2N + t task t, 2N + T the target."""
+    """Every run of a block (rows of Pm), and for each failed run (not a collapse) whose flag
+    in `counterfactuals` is set, a replay per blocker with that blocker lifted (R13): lift
+    j < N vetoes of contributor j, N + j its domestic politics, 2N + t task t, 2N + T the
+    target."""
     n = Pm.shape[0]
     N = k.shape[0]
     T = stance_col.shape[1]
@@ -1291,7 +1292,7 @@ def _block(Pm, seeds, g, k, threat_col, stance_col, stated, ccountry, cw_col, ro
             errors[i] = True
             continue
         Pout[i] = P
-        if not counterfactuals or res >= 0 or out_i[i, 16] == 1:
+        if not counterfactuals[i] or res >= 0 or out_i[i, 16] == 1:
             continue
         L = 2 * N + T + 1
         for j in range(L):
@@ -1353,16 +1354,17 @@ def _rows_as_strings(matrix: np.ndarray, make) -> np.ndarray:
     return texts[inverse.ravel()]
 
 
-def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals: bool = True,
+def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals=True,
                    rounds: bool = False) -> dict:
     """Run the runs with these run seeds; return their outcome records as columns (every
     column of `outcome_fields`, plus `param.<path>` for the drawn parameters), and with
     `rounds` the round-by-round records as `rounds` (a dict of columns with `run` = the row
-    of the run in this block)."""
+    of the run in this block). `counterfactuals`: True, False, or one flag per run."""
     plan = _plan(loaded)
     s = loaded.scenario
     seeds = np.asarray(seeds, dtype=np.int64)
     n = len(seeds)
+    replay = np.broadcast_to(np.asarray(counterfactuals, dtype=np.bool_), (n,)).copy()
     P, drawn = parameter_matrix(loaded, seeds, fixed)
     N, T, E = plan.k.shape[0], plan.stance.shape[1], plan.ev_int.shape[0]
     R = plan.rounds
@@ -1390,7 +1392,7 @@ def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals:
            plan.consults, plan.has_home, plan.shares, plan.shrink, plan.rejected, plan.risk,
            plan.align, plan.softer, plan.core, plan.mandate, plan.demands, plan.noise_keys,
            plan.vote_keys, plan.est_keys, plan.event_keys, plan.ev_int, plan.ev_ops,
-           plan.ev_vals, R, counterfactuals, rounds, Pout, r_f, r_status, r_mandate,
+           plan.ev_vals, R, replay, rounds, Pout, r_f, r_status, r_mandate,
            o["status"], o["pledge"], o["role"], o["cround"], o["eround"], o["mandate"],
            o["members"], o["fired"], o["ever"], o["f"], o["i"], tried, formed_with, errors)
     if errors.any():  # the reference model names the event and the value, and stops

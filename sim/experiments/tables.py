@@ -1,0 +1,141 @@
+"""The tables of an experiment, built from the columns the model declares (`outcome_fields`,
+`round_fields`), never from a sample run: the runs table (one row per run) and the rounds table
+(one row per run and round), as Arrow tables, chunk files and the layout of their Parquet files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..model import outcome_fields, round_fields
+
+_ARROW = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a table is written to its Parquet file. Row groups have a fixed number of rows,
+    whatever the chunk size, so the file is the same byte for byte however the runs were cut."""
+
+    file: str
+    row_group: int
+    options: dict = field(default_factory=dict)
+    #: store string columns as dictionaries (pandas reads them as categoricals)
+    dictionary: bool = False
+
+    def prepare(self, table: pa.Table) -> pa.Table:
+        """A row group as written: with `dictionary`, its string columns dictionary-encoded
+        (the dictionary follows the rows' order, so it does not depend on the chunks)."""
+        if not self.dictionary:
+            return table
+        columns = [pc.dictionary_encode(col) if pa.types.is_string(f.type) else col
+                   for f, col in zip(table.schema, table.columns, strict=True)]
+        return pa.Table.from_arrays(columns, schema=self.schema(table.schema))
+
+    def schema(self, schema: pa.Schema) -> pa.Schema:
+        if not self.dictionary:
+            return schema
+        return pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string()), f.nullable)
+                          if pa.types.is_string(f.type) else f for f in schema])
+
+
+RUNS = Layout("runs.parquet", 10_000)
+#: one row per run and round: long and repetitive (the same statuses and dates again and
+#: again), so dictionary-encoded and compressed
+ROUNDS = Layout("rounds.parquet", 65_536, {"compression": "zstd"}, dictionary=True)
+
+
+def arrow_field(name: str, kind: str) -> pa.Field:
+    """An Arrow field from a declared column type ("bool", "int", "float", "str"; "?" = may be
+    null)."""
+    base = kind.rstrip("?")
+    if base not in _ARROW:
+        raise ValueError(f"column {name}: unknown declared type '{kind}'")
+    return pa.field(name, _ARROW[base], nullable=kind.endswith("?"))
+
+
+def param_paths(loaded, point_paths=()) -> list[str]:
+    """The parameters of the `param.*` columns: the scenario's uncertain parameters, then the
+    parameters fixed by points that are not among them."""
+    paths = [p for p, _ in loaded.uncertain]
+    return paths + [p for p in point_paths if p not in paths]
+
+
+def runs_schema(loaded, point_paths=(), points: bool = False) -> pa.Schema:
+    key = [pa.field("point", pa.int64(), nullable=False)] if points else []
+    return pa.schema([
+        *key, pa.field("run", pa.int64(), nullable=False),
+        pa.field("seed", pa.int64(), nullable=False),
+        *(pa.field(f"param.{p}", pa.float64(), nullable=False)
+          for p in param_paths(loaded, point_paths)),
+        *(arrow_field(n, k) for n, k in outcome_fields(loaded))])
+
+
+def rounds_schema(loaded, points: bool = False) -> pa.Schema:
+    key = [pa.field("point", pa.int64(), nullable=False)] if points else []
+    return pa.schema([*key, pa.field("run", pa.int64(), nullable=False),
+                      *(arrow_field(n, k) for n, k in round_fields(loaded))])
+
+
+class TableBuilder:
+    """Collects rows column by column and checks them against the declared columns."""
+
+    def __init__(self, schema: pa.Schema, what: str):
+        self.schema, self.what = schema, what
+        self.names = schema.names
+        self.columns: dict[str, list] = {n: [] for n in self.names}
+        self.checked = False
+
+    def add(self, rows: list[dict], **same) -> None:
+        """Add `rows`, each completed by the values `same` (the run's index, say)."""
+        if not rows:
+            return
+        if not self.checked:  # once per table: the model and its declaration must agree
+            keys = {*rows[0], *same}
+            missing = [n for n in self.names if n not in keys]
+            extra = [k for k in keys if k not in self.columns]
+            if missing or extra:
+                raise RuntimeError(f"the model's {self.what} does not match its declared "
+                                   f"columns: missing {missing}, undeclared {extra}")
+            self.checked = True
+        for n, col in self.columns.items():
+            if n in same:
+                col.extend([same[n]] * len(rows))
+            else:
+                col.extend([r[n] for r in rows])
+
+    def table(self) -> pa.Table:
+        table = pa.Table.from_pydict(self.columns, schema=self.schema)
+        for f, col in zip(self.schema, table.columns, strict=True):
+            if not f.nullable and col.null_count:
+                raise RuntimeError(f"the model left {self.what} column '{f.name}' empty, "
+                                   "which its declaration does not allow")
+        return table
+
+
+def to_chunk(table: pa.Table) -> bytes:
+    """One chunk's table as the bytes of its chunk file, made by the worker: Arrow IPC with
+    text columns dictionary-encoded and lz4 compression (small, and several times faster to
+    write and read than Parquet; the chunk files only live until the merge)."""
+    columns = [pc.dictionary_encode(col) if pa.types.is_string(f.type) else col
+               for f, col in zip(table.schema, table.columns, strict=True)]
+    encoded = pa.Table.from_arrays(columns, schema=ROUNDS.schema(table.schema))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, encoded.schema,
+                           options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
+        writer.write_table(encoded)
+    return sink.getvalue().to_pybytes()
+
+
+def from_chunk(data: bytes) -> pa.Table:
+    """A chunk file's table, its text columns plain strings again (the merge encodes each row
+    group afresh, so that the files do not depend on how the runs were cut)."""
+    table = pa.ipc.open_stream(data).read_all()
+    schema = pa.schema([pa.field(f.name, pa.string(), f.nullable)
+                        if pa.types.is_dictionary(f.type) else f for f in table.schema])
+    columns = [col.cast(pa.string()) if pa.types.is_dictionary(f.type) else col
+               for f, col in zip(table.schema, table.columns, strict=True)]
+    return pa.Table.from_arrays(columns, schema=schema)
