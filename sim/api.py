@@ -78,7 +78,11 @@ def trace_result(folder: str | Path, run: int = 0, point: int | None = None) -> 
     elif point is not None:
         raise ResultError(f"--point: {result.folder} has no points (it is not a sweep or a "
                           "sensitivity analysis)")
-    t = trace_run(loaded, seed_of_run(meta["seed"], run), fixed=fixed)
+    # the saved run was replayed with its blockers lifted only if it is among the first
+    # `counterfactual_runs` (none for the points of a study): the trace tells it the same way
+    replayed = run < (meta.get("counterfactual_runs") or 0) and not points
+    t = trace_run(loaded, seed_of_run(meta["seed"], run), fixed=fixed,
+                  counterfactuals=replayed)
     t.update({"run": run, "master_seed": meta["seed"], "point": point,
               "results": str(result.folder)})
     if meta.get("code_sha256") != code_fingerprint():

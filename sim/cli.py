@@ -42,7 +42,7 @@ def _whole(minimum: int, maximum: int | None = None):
 
 
 _positive, _index = _whole(1), _whole(0)
-_runs, _seed = _whole(1, MAX_RUNS), _whole(0, MAX_SEED)
+_runs, _seed, _count = _whole(1, MAX_RUNS), _whole(0, MAX_SEED), _whole(0, MAX_RUNS)
 _workers = _whole(1, MAX_WORKERS)
 
 
@@ -158,6 +158,10 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     p.add_argument("--no-rounds", action="store_true", help="do not keep the round-by-round "
                    "table (rounds.parquet), for very large experiments")
+    p.add_argument("--counterfactual-runs", type=_count, default=None, metavar="N",
+                   help="replay the first N runs with each blocker lifted, to say what would "
+                   "have formed the force (default 10,000; 0: none; ignored by sweep and "
+                   "sensitivity, whose points are not replayed)")
 
 
 def _log(message: str) -> None:
@@ -187,7 +191,8 @@ def _run_and_present(loaded, args, chunk=None):
     _log(f"Running '{_short(loaded.name)}': {runs:,} runs, master seed {seed}, "
          + (f"Dask scheduler {args.scheduler}" if args.scheduler else
             f"{args.workers} worker(s)"))
-    result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args))
+    result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
+                            counterfactuals=args.counterfactual_runs)
     if result.summary is None:  # a reused folder keeps its presentation untouched
         result.summary = present(result.folder, verified=True)
     return result

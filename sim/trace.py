@@ -14,10 +14,13 @@ from .vocabulary import MILESTONES, REASON_LABELS, STATUS_LABELS
 
 
 def trace_run(loaded: LoadedScenario, seed: int, *, fixed: dict | None = None,
-              lifts=()) -> dict:
+              lifts=(), counterfactuals: bool = True) -> dict:
     """Run one replication (run seed `seed`; `fixed`: a point's fixed parameter values; `lifts`:
-    counterfactual blockers lifted) with tracing on; return everything the trace shows."""
-    rec = simulate(loaded, seed, fixed=fixed, trace=True, counterfactuals=True, lifts=lifts)
+    counterfactual blockers lifted) with tracing on; return everything the trace shows. With
+    `counterfactuals`, a failed run is also replayed with each blocker lifted (R13), as the
+    first runs of an experiment are."""
+    rec = simulate(loaded, seed, fixed=fixed, trace=True, counterfactuals=counterfactuals,
+                   lifts=lifts)
     m = rec.model
     uncertain = dict(loaded.uncertain)
     return {

@@ -62,7 +62,7 @@ def test_points_run_with_the_same_seeds(baseline):
     assert runs.groupby("point")[f"param.{OPPOSITION}"].first().tolist() == [0.1, 0.9]
     # the other uncertain parameters are drawn exactly as without points
     plain = run_experiment(baseline, runs=30, seed=4).runs
-    other = [f"param.{p}" for p, _ in baseline.uncertain if p != OPPOSITION]
+    other = [f"param.{p}" for p, _ in baseline.uncertain if p not in (OPPOSITION, PRESSURE)]
     pd.testing.assert_frame_equal(runs[runs["point"] == 1][other].reset_index(drop=True),
                                   plain[other])
     assert set(res.rounds["point"]) == {0, 1}

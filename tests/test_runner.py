@@ -71,7 +71,8 @@ def test_api_gives_the_command_line_results(tmp_path, baseline):
     from sim.analysis.summary import summarise
 
     saved = json.loads((folder / "summary.json").read_text())
-    assert json.loads(json.dumps(summarise(api.runs, baseline, 9), default=str)) == saved
+    s = summarise(api.runs, baseline, 9, counterfactual_runs=api.metadata["counterfactual_runs"])
+    assert json.loads(json.dumps(s, default=str)) == saved
 
 
 def test_results_folder_contents(tmp_path, baseline):
@@ -90,7 +91,7 @@ def test_results_folder_contents(tmp_path, baseline):
     assert meta["scenario_sha256"] and "baseline.yaml" in meta["scenario_file"]
     assert meta["versions"]["mesa"] == "3.3.1"
     assert any("name: baseline" in t for t in meta["scenario_texts"].values())
-    assert meta["resolved_scenario"]["countries"]["Pakistan"]["relations_with_israel"] is False
+    assert meta["resolved_scenario"]["countries"]["Pakistan"]["relations_with_israel"]["value"] is False
     for name in ("runs.parquet", "rounds.parquet"):
         assert meta["files"][name]["sha256"] == files.sha256_file(f / name)
     runs = pd.read_parquet(f / "runs.parquet")
@@ -98,7 +99,7 @@ def test_results_folder_contents(tmp_path, baseline):
     params = [f"param.{p}" for p, _ in baseline.uncertain]
     assert list(runs.columns) == ["run", "seed", *params, *declared]
     html = (f / "report.html").read_text()
-    assert html.count("<svg") == 5 and "Provenance" in html and "Pakistan" in html
+    assert html.count("<svg") == 7 and "Provenance" in html and "Pakistan" in html
     assert not list(tmp_path.rglob("*.partial"))
 
 
@@ -454,7 +455,7 @@ def test_compare_files_and_folders(tmp_path, capsys):
     row = table.loc["P(formed by the deadline)"]
     assert row["israel_hard_line"] == 0.0
     assert row["israel_hard_line exceeds noise"] == "yes"
-    assert table.loc["P(Egypt rejected by Israel)", "israel_hard_line exceeds noise"] == "no"
+    assert table.loc["P(Egypt vetoed by Israel)", "israel_hard_line exceeds noise"] == "no"
     for name in ("formation", "countries", "formation_over_time", "force_size"):
         assert (cmp_dir / f"{name}.png").stat().st_size > 5000
     assert (cmp_dir / "report.html").read_text().count("<svg") == 4
@@ -484,11 +485,12 @@ def test_compare_rejects_unusable_folders(tmp_path, capsys):
 
 
 def test_models_are_released(baseline):
-    from sim.model import run_one
+    from sim.model.run import replay, simulate
 
     before = len(mesa.Agent._ids)
-    for s in range(50):
-        run_one(baseline, s)
+    for s in range(20):
+        simulate(baseline, s, counterfactuals=True)
+        replay(baseline, s, lifts=("target",))
     assert len(mesa.Agent._ids) == before
 
 

@@ -20,6 +20,7 @@ from ..experiments import files
 from ..experiments.store import Experiment
 from . import plots, report
 from .present import formed_troops
+from ..vocabulary import REASON_LABELS, REASONS
 from .summary import newcombe
 
 
@@ -38,16 +39,15 @@ def metrics(s: dict, dates: list[str], countries: list[str]) -> dict[str, tuple[
     for d in dates:
         out[f"P(formed by {d})"] = (_formed_by(s, d), n)
     reasons = {r["reason"]: r["runs"] for r in s["reasons"]}
-    for r in ("vetoes", "domestic_withdrawals", "mandate_deadlock", "conditions_unmet",
-              "too_few_troops", "collapse"):
-        out[f"P(fails: {r.replace('_', ' ')})"] = (reasons.get(r, 0), n)
+    for r in REASONS[1:]:
+        out[f"P(fails: {REASON_LABELS[r]})"] = (reasons.get(r, 0), n)
     by_country = {c["country"]: c for c in s["countries"]}
     for c in countries:
         row = by_country.get(c)
-        out[f"P({c} deployed)"] = (row["deployed"]["runs"] if row else 0, n)
+        out[f"P({c} in the force)"] = (row["in_force"]["runs"] if row else 0, n)
     for c in countries:
         row = by_country.get(c)
-        out[f"P({c} rejected by Israel)"] = (row["vetoed"]["runs"] if row else 0, n)
+        out[f"P({c} vetoed by Israel)"] = (row["vetoed"]["runs"] if row else 0, n)
     return out
 
 
@@ -110,7 +110,7 @@ def plot_countries(results, names):
     height = 0.8 / k
     base = np.arange(len(countries))[::-1]
     for i, (r, name, colour) in enumerate(zip(results, names, _colours(k), strict=True)):
-        by = {c["country"]: c["deployed"] for c in r.summary["countries"]}
+        by = {c["country"]: c["in_force"] for c in r.summary["countries"]}
         zero = {"probability": 0.0, "ci_low": 0.0, "ci_high": 0.0}
         vals = [by.get(c, zero) for c in countries]
         p = np.array([v["probability"] for v in vals])
@@ -123,8 +123,8 @@ def plot_countries(results, names):
     ax.set_yticks(base, countries)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(plots.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel("probability the country is deployed (bars: 95% interval)")
-    ax.set_title("Deployment probability per country, by scenario")
+    ax.set_xlabel("probability the country is in the force at the end (bars: 95% interval)")
+    ax.set_title("In the force at the end: probability per country, by scenario")
     ax.legend(loc="lower right", frameon=False, fontsize=9)
     fig.tight_layout()
     return fig

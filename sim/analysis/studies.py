@@ -140,7 +140,7 @@ class Study:
 
 def _rates(counts: np.ndarray, runs: np.ndarray, names: list[str]) -> dict[str, list]:
     out = {}
-    for k, label in enumerate(["formed", *[f"deployed.{c}" for c in names]]):
+    for k, label in enumerate(["formed", *[f"in_force.{c}" for c in names]]):
         ks = counts[:, k]
         out[f"p_{label}"] = list(ks / runs)
         out[f"p_{label}_low"] = [wilson(int(x), int(n))[0] for x, n in zip(ks, runs, strict=True)]
@@ -241,7 +241,7 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
     problem = {"num_vars": len(names), "names": names, "bounds": info["bounds"]}
     x = point_values(experiment)[names].to_numpy(dtype=float)
     runs, counts = point_counts(experiment, info["contributors"])
-    outputs = ["formed", *[f"deployed.{c}" for c in info["contributors"]]]
+    outputs = ["formed", *[f"in_force.{c}" for c in info["contributors"]]]
     rows = []
     for k, out in enumerate(outputs):
         y = counts[:, k] / runs

@@ -27,7 +27,7 @@ def _short(path: str) -> str:
 
 def _countries_moving(study: Study) -> list[str]:
     t = study.table
-    return [c for c in study.info["contributors"] if t[f"p_deployed.{c}"].max() > 0]
+    return [c for c in study.info["contributors"] if t[f"p_in_force.{c}"].max() > 0]
 
 
 def sweep_plots(study: Study) -> dict:
@@ -41,10 +41,10 @@ def sweep_plots(study: Study) -> dict:
         a1.set_title("Probability the force forms")
         for i, c in enumerate(_countries_moving(study)):
             colour = plots.OKABE_ITO[i % len(plots.OKABE_ITO)]
-            a2.fill_between(t[p], t[f"p_deployed.{c}_low"], t[f"p_deployed.{c}_high"],
+            a2.fill_between(t[p], t[f"p_in_force.{c}_low"], t[f"p_in_force.{c}_high"],
                             color=colour, alpha=0.15)
-            a2.plot(t[p], t[f"p_deployed.{c}"], color=colour, marker="o", label=c)
-        a2.set_title("Probability each country is deployed")
+            a2.plot(t[p], t[f"p_in_force.{c}"], color=colour, marker="o", label=c)
+        a2.set_title("Probability each country is in the force")
         a2.legend(frameon=False, fontsize=8, ncol=2)
         for a in (a1, a2):
             a.set_xlabel(_short(p))
@@ -56,7 +56,7 @@ def sweep_plots(study: Study) -> dict:
         fig.tight_layout()
         figs["sweep"] = fig
     else:
-        outputs = ["formed", *[f"deployed.{c}" for c in _countries_moving(study)][:5]]
+        outputs = ["formed", *[f"in_force.{c}" for c in _countries_moving(study)][:5]]
         cols = min(3, len(outputs))
         rows = -(-len(outputs) // cols)
         fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.4 * rows), squeeze=False)
@@ -69,7 +69,7 @@ def sweep_plots(study: Study) -> dict:
             ax.set_yticks(range(len(ys)), [f"{v:.3g}" for v in ys])
             ax.set_xlabel(_short(px))
             ax.set_ylabel(_short(py))
-            ax.set_title("P(force forms)" if out == "formed" else f"P({out[9:]} deployed)")
+            ax.set_title("P(force forms)" if out == "formed" else f"P({out[9:]} in the force)")
             if grid.size <= 100:
                 for (i, j), v in np.ndenumerate(grid):
                     ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=7,
@@ -117,7 +117,7 @@ def sensitivity_plots(study: Study) -> dict:
         im = ax.imshow(norm.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=1,
                        aspect="auto", origin="lower")
         ax.set_xticks(range(len(pivot.columns)), ["force forms" if c == "formed" else
-                                                  f"{c[9:]} deployed" for c in pivot.columns],
+                                                  f"{c[9:]} in the force" for c in pivot.columns],
                       rotation=40, ha="right")
         ax.set_yticks(range(len(pivot)), [_short(p) for p in pivot.index])
         for (i, j), v in np.ndenumerate(pivot.to_numpy(dtype=float)):

@@ -3,10 +3,10 @@ executor, and checked, resumable results folders."""
 
 from .files import RootError, StorageError, safe_name
 from .limits import MAX_RUNS, MAX_WORKERS, ExperimentError
-from .runner import compute_chunk, run_experiment, run_rows
+from .runner import compute_chunk, run_experiment
 from .seeds import run_seed
 from .store import Experiment, ResultError, load_result
 
 __all__ = ["MAX_RUNS", "MAX_WORKERS", "Experiment", "ExperimentError", "ResultError",
            "RootError", "StorageError", "compute_chunk", "load_result", "run_experiment",
-           "run_rows", "run_seed", "safe_name"]
+           "run_seed", "safe_name"]

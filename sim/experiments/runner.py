@@ -103,6 +103,11 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
 def _table(schema: pa.Schema, columns: dict) -> pa.Table:
     """An Arrow table of `schema` from numpy columns: -1 in a nullable whole-number column
     (a round never reached) becomes null, as does None in a nullable text column."""
+    missing = [n for n in schema.names if n not in columns]
+    if missing:  # the model and its declaration must agree
+        undeclared = [n for n in columns if n not in schema.names]
+        raise RuntimeError(f"the model's record does not match its declared columns: missing "
+                           f"{missing}, undeclared {undeclared}")
     arrays = []
     for f in schema:
         values = columns[f.name]
@@ -140,16 +145,6 @@ def _chunk_task(key: str, loaded: LoadedScenario | None, master: int, start: int
     if not encode:
         return tables
     return tuple(None if t is None else to_chunk(t) for t in tables)
-
-
-def run_rows(loaded: LoadedScenario, master: int, indices) -> list[dict]:
-    """Runs `indices` (consecutive) of an experiment as rows of dicts. Kept for the explorer's
-    batch until it calls `run_experiment` (with `on_progress`) instead."""
-    indices = list(indices)
-    if not indices:
-        return []
-    table, _ = compute_chunk(loaded, master, indices[0], indices[-1] + 1)
-    return table.to_pylist()
 
 
 # ---------------------------------------------------------------------------- the design
@@ -433,4 +428,4 @@ def _short(name: str, width: int = 30) -> str:
 
 
 __all__ = ["Experiment", "ExperimentError", "ResultError", "check_points", "chunk_ranges",
-           "compute_chunk", "default_chunk_size", "run_experiment", "run_rows"]
+           "compute_chunk", "default_chunk_size", "run_experiment"]

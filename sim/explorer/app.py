@@ -18,12 +18,11 @@ import traceback
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import solara
 
 from sim.analysis import plots
 from sim.analysis.summary import summarise
-from sim.experiments.runner import run_rows
+from sim.experiments import run_experiment
 from sim.explorer import files
 from sim.explorer import logic as explorer
 from sim.scenario import ScenarioError
@@ -201,15 +200,19 @@ def Odds(loaded, overrides: tuple, seed: int, batches, set_batches):
         if batch_request == 0 or loaded is None:
             return None
         n = min(max(int(runs), RUNS_MIN), RUNS_MAX)
-        try:
-            chunk = max(20, n // 5)
-            rows: list[dict] = []
-            for start in range(0, n, chunk):  # the same runs as `run.py run` with this seed
-                if cancel.is_set():
-                    return None
-                rows += run_rows(loaded, seed, range(start, min(n, start + chunk)))
-                set_progress(min(1.0, len(rows) / n))
-            summary = summarise(pd.DataFrame(rows), loaded, seed)
+        def on_progress(done, total):
+            if cancel.is_set():
+                raise _Cancelled
+            set_progress(min(1.0, done / total))
+
+        try:  # the same runs as `run.py run` with this seed, through the one entry point
+            experiment = run_experiment(loaded, n, seed, rounds=False, workers=1,
+                                        chunk=max(20, n // 5), on_progress=on_progress,
+                                        log=lambda message: None)
+            summary = summarise(experiment.runs, loaded, seed,
+                                counterfactual_runs=experiment.metadata["counterfactual_runs"])
+        except _Cancelled:
+            return None
         except Exception as e:  # noqa: BLE001 - shown as one line, logged in full
             _log_failure("a batch")
             set_message(f"The batch failed ({type(e).__name__}); the details are in the "
@@ -344,6 +347,10 @@ def Settings(base, settings, set_settings, mandate, set_mandate, set_message):
                             on_value=lambda on, t=t: toggle(t, on))
     solara.Button("Reset to the scenario", on_click=guarded("Not reset", set_message)(
         lambda: (set_settings({}), set_mandate(list(base.scenario.mandate)))))
+
+
+class _Cancelled(Exception):
+    """A newer batch replaced this one."""
 
 
 @solara.component

@@ -681,6 +681,14 @@ class LoadedScenario:
     overrides: list[str] = field(default_factory=list)
     flags: dict[str, bool] = field(default_factory=dict)
 
+    def __getstate__(self):
+        """Pickled without the caches built on first use (closures, compiled tables): a worker
+        builds its own."""
+        state = dict(self.__dict__)
+        for cache in ("_groups", "_fast_plan"):
+            state.pop(cache, None)
+        return state
+
     def __post_init__(self):
         # The numeric parameters as one flat vector (path -> column): fixed values in `base`,
         # the uncertain ones drawn per run by `draw`.
