@@ -91,7 +91,8 @@ def test_results_folder_contents(tmp_path, baseline):
     assert meta["scenario_sha256"] and "baseline.yaml" in meta["scenario_file"]
     assert meta["versions"]["mesa"] == "3.3.1"
     assert any("name: baseline" in t for t in meta["scenario_texts"].values())
-    assert meta["resolved_scenario"]["countries"]["Pakistan"]["relations_with_israel"]["value"] is False
+    pakistan = meta["resolved_scenario"]["countries"]["Pakistan"]
+    assert pakistan["relations_with_israel"]["value"] is False
     for name in ("runs.parquet", "rounds.parquet"):
         assert meta["files"][name]["sha256"] == files.sha256_file(f / name)
     runs = pd.read_parquet(f / "runs.parquet")

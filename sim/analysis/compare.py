@@ -18,9 +18,9 @@ import pandas as pd
 
 from ..experiments import files
 from ..experiments.store import Experiment
+from ..vocabulary import REASON_LABELS, REASONS
 from . import plots, report
 from .present import formed_troops
-from ..vocabulary import REASON_LABELS, REASONS
 from .summary import newcombe
 
 
