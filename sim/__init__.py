@@ -1,15 +1,17 @@
-"""Agent-based simulator of how the International Stabilization Force for Gaza gets formed."""
+"""Agent-based simulator of how the International Stabilization Force for Gaza gets formed.
 
-from .analysis.summary import render as render_summary
-from .analysis.summary import summarise
-from .api import open_result, present, run_experiment, trace, trace_result
-from .experiments import Experiment, load_result
-from .experiments.seeds import run_seed
-from .model import NegotiationModel, simulate
-from .scenario import LoadedScenario, ScenarioError, load_scenario
+The names below are imported when first used (a command pays only for what it needs)."""
 
-__all__ = [
-    "Experiment", "LoadedScenario", "NegotiationModel", "ScenarioError", "load_result",
-    "load_scenario", "open_result", "present", "render_summary", "run_experiment",
-    "run_seed", "simulate", "summarise", "trace", "trace_result",
-]
+from ._lazy import exports
+
+_NAMES = {
+    "render_summary": ".analysis.summary:render", "summarise": ".analysis.summary",
+    "open_result": ".api", "present": ".api", "run_experiment": ".api", "trace": ".api",
+    "trace_result": ".api", "Experiment": ".experiments.store",
+    "load_result": ".experiments.store", "run_seed": ".experiments.seeds",
+    "NegotiationModel": ".model.model", "simulate": ".model.run",
+    "LoadedScenario": ".scenario.loader", "ScenarioError": ".scenario.loader",
+    "load_scenario": ".scenario.loader",
+}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = sorted(_NAMES)

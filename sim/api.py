@@ -20,7 +20,7 @@ from .experiments.limits import MAX_RUNS, check_seed
 from .experiments.seeds import run_seed as seed_of_run
 from .experiments.store import code_fingerprint, scenario_of
 from .scenario import LoadedScenario, load_scenario
-from .trace import trace_run
+from .tracing import trace_run
 
 
 def open_result(folder: str | Path) -> Experiment:

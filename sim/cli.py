@@ -156,8 +156,11 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
                    f"{MAX_WORKERS})")
     p.add_argument("--out", default="results", help="results root folder (default: results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
-    p.add_argument("--no-rounds", action="store_true", help="do not keep the round-by-round "
-                   "table (rounds.parquet), for very large experiments")
+    p.add_argument("--round-runs", type=_count, default=None, metavar="N",
+                   help="keep the round-by-round records (rounds.parquet) of the first N runs "
+                   "(default 10,000; 0: none)")
+    p.add_argument("--no-rounds", action="store_true", help="keep no round-by-round records "
+                   "(the same as --round-runs 0)")
     p.add_argument("--counterfactual-runs", type=_count, default=None, metavar="N",
                    help="replay the first N runs with each blocker lifted, to say what would "
                    "have formed the force (default 10,000; 0: none; ignored by sweep and "
@@ -168,10 +171,16 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _round_runs(args) -> bool | int:
+    if args.no_rounds or args.round_runs == 0:
+        return False
+    return True if args.round_runs is None else args.round_runs
+
+
 def _experiment_options(args) -> dict:
     """What every batch command passes to `run_experiment` from its options."""
     return dict(out=args.out, workers=args.workers, executor=_executor(args),
-                progress=not args.no_progress, rounds=not args.no_rounds, log=_log,
+                progress=not args.no_progress, rounds=_round_runs(args), log=_log,
                 command=" ".join(["python run.py", *sys.argv[1:]]))
 
 
@@ -419,7 +428,7 @@ def cmd_compare(args) -> int:
 
 def cmd_trace(args) -> int:
     from .api import trace, trace_result
-    from .trace import as_json, as_text
+    from .tracing import as_json, as_text
 
     if args.results:
         if args.scenario or args.overrides or args.seed is not None or \

@@ -101,6 +101,12 @@ COUNTRY_GROUP_LABELS = {"in_force": "in the force", VETOED: "vetoed by Israel",
 
 # ------------------------------------------------------------------ milestones of the force
 #: (name, label): the round each is first reached is in the outcome record as `<name>_round`
+#: what a run counts (one column each in runs.parquet): pledges made, pledges revised, suspended
+#: and withdrawn, failed ratification votes, Israel's vetoes and conditional approvals, the
+#: convener's concessions and softenings of tasks
+COUNTS = ("pledges", "revisions", "suspensions", "withdrawals", "failed_votes", "vetoes",
+          "conditional_approvals", "concessions", "softenings")
+
 MILESTONES = (
     ("first_phase", "first phase approved"),
     ("formed", "force formed"),

@@ -19,7 +19,7 @@ from sim.cli import main
 from sim.explorer import files
 from sim.explorer import logic as explorer
 from sim.scenario import load_scenario
-from sim.trace import trace_run
+from sim.tracing import trace_run
 
 from .conftest import ROOT
 

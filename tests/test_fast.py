@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.model import simulate
-from sim.model.fast import outcome_rows, simulate_block
+from sim.model.fast import Labels, outcome_rows, simulate_block
 from sim.rng import run_seeds
 from sim.scenario import load_scenario
 
@@ -30,11 +30,13 @@ def assert_identical(loaded, seeds, *, fixed=None, rounds=False):
                   if k.startswith("param.")}
         assert params == ref.params
         if rounds:
+            columns = {k: v.strings() if isinstance(v, Labels) else v
+                       for k, v in block["rounds"].items()}
             mine = [j for j, r in enumerate(block["rounds"]["run"]) if r == i]
             assert len(mine) == len(ref.rounds)
             for j, row in zip(mine, ref.rounds, strict=True):
                 for key, value in row.items():
-                    got = block["rounds"][key][j]
+                    got = columns[key][j]
                     got = got.item() if isinstance(got, np.generic) else got
                     assert got == value, (seed, row["round"], key, value, got)
 

@@ -21,7 +21,7 @@ import pytest
 from sim import run_experiment
 from sim.analysis.present import present
 from sim.cli import main
-from sim.experiments import files, load_result
+from sim.experiments import ExperimentError, files, load_result
 from sim.model import outcome_fields, round_fields
 from sim.scenario import load_scenario
 
@@ -86,7 +86,7 @@ def test_results_folder_contents(tmp_path, baseline):
         assert (f / f"{plot}.png").stat().st_size > 5000
         assert (f / f"{plot}.svg").read_text().count("<path") > 5
     meta = json.loads((f / "metadata.json").read_text())
-    assert meta["seed"] == 1 and meta["runs"] == 60 and meta["rounds"] is True
+    assert meta["seed"] == 1 and meta["runs"] == 60 and meta["rounds"] == 60
     assert meta["experiment_id"] == f.name and "run_id" not in meta
     assert meta["scenario_sha256"] and "baseline.yaml" in meta["scenario_file"]
     assert meta["versions"]["mesa"] == "3.3.1"
@@ -137,13 +137,35 @@ def test_no_rounds(tmp_path, baseline):
     without = _run(tmp_path, baseline, runs=30, seed=2, rounds=False)
     assert without.folder != with_rounds.folder
     assert not (without.folder / "rounds.parquet").exists() and without.rounds is None
-    assert without.metadata["rounds"] is False and "rounds.parquet" not in \
+    assert without.metadata["rounds"] == 0 and "rounds.parquet" not in \
         without.metadata["files"]
     assert (without.folder / "runs.parquet").read_bytes() == \
         (with_rounds.folder / "runs.parquet").read_bytes()
     assert main(["run", str(BASELINE), "--runs", "30", "--seed", "2", "--no-rounds",
                  "--workers", "1", "--out", str(tmp_path), "--no-progress"]) == 0
     assert len(list((tmp_path / "baseline").iterdir())) == 2  # the same folder, reused
+
+
+def test_round_records_of_the_first_runs(tmp_path, baseline):
+    """--round-runs N keeps the round records of runs 0..N-1 (of each point), the same records
+    as an experiment that keeps them all, whatever the chunks; the runs table is unchanged."""
+    every = run_experiment(baseline, runs=90, seed=4, chunk=25)
+    some = _run(tmp_path, baseline, runs=90, seed=4, rounds=37, chunk=20)
+    assert some.metadata["rounds"] == 37
+    assert sorted(some.rounds["run"].unique()) == list(range(37))
+    def plain(df):  # the categories of a text column depend on which rows are in the table
+        return df.astype({c: str for c in df.select_dtypes("category")}).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(plain(some.rounds), plain(every.rounds[every.rounds["run"] < 37]))
+    pd.testing.assert_frame_equal(some.runs, every.runs)
+    points = [{"convener.max_pressure": 0.3}, {"convener.max_pressure": 0.8}]
+    swept = run_experiment(baseline, runs=20, seed=4, points=points, rounds=6, chunk=7)
+    assert sorted(set(zip(swept.rounds["point"], swept.rounds["run"], strict=True))) == \
+        [(p, r) for p in (0, 1) for r in range(6)]
+    assert run_experiment(baseline, runs=5, seed=4, rounds=True).metadata["rounds"] == 5
+    for bad in (-1, 2.5, "x"):
+        with pytest.raises(ExperimentError, match="--round-runs"):
+            run_experiment(baseline, runs=5, seed=4, rounds=bad)
 
 
 def test_rerun_reuses_and_never_overwrites(tmp_path, baseline):
@@ -359,10 +381,10 @@ def _living(pids: set[int]) -> set[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("how", ["script", "notebook"])
-def test_workers_die_with_their_parent(tmp_path, how):
-    """SIGKILL of the main process (which can clean up nothing) leaves no worker, forkserver or
-    resource tracker behind: from the command line (a script: fork) and from code without a
-    main file, as in a notebook (forkserver)."""
+def test_workers_leave_nothing_behind(tmp_path, how):
+    """The workers are threads of the command's own process: from the command line and from
+    code without a main file (as in a notebook), a run with two workers starts no other
+    process, so SIGKILL of the command (which can clean up nothing) leaves nothing behind."""
     if how == "script":
         cmd = _cli(tmp_path, 20000)
         cmd[cmd.index("--workers") + 1] = "2"
@@ -373,15 +395,38 @@ def test_workers_die_with_their_parent(tmp_path, how):
         cmd = [sys.executable, "-c", code]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for_chunks(tmp_path, 2, proc)
-    family = _descendants(proc.pid)
-    assert len(family) >= 2, family  # the workers (and a forkserver and tracker, if any)
+    assert _descendants(proc.pid) == set()
     proc.kill()
     proc.wait()
-    t0 = time.time()
-    while _living(family) and time.time() - t0 < 15:
-        time.sleep(0.1)
-    assert not _living(family), {p: Path(f"/proc/{p}/cmdline").read_bytes()
-                                 for p in _living(family)}
+
+
+def test_workers_compute_chunks_side_by_side(baseline, monkeypatch):
+    """--workers 2: the chunks are computed on two threads at once, in this process."""
+    import threading
+
+    from sim.experiments import runner
+
+    real, seen, active = runner.compute_chunk, set(), []
+    lock = threading.Lock()
+    overlap = threading.Event()
+
+    def watched(*args):
+        with lock:
+            seen.add(threading.get_ident())
+            active.append(1)
+            if len(active) > 1:
+                overlap.set()
+        try:
+            overlap.wait(2)  # hold the chunk until another one runs too (or 2 s pass)
+            return real(*args)
+        finally:
+            with lock:
+                active.pop()
+
+    monkeypatch.setattr(runner, "compute_chunk", watched)
+    res = run_experiment(baseline, 200, 1, workers=2, chunk=50, log=lambda *a: None)
+    assert len(res.runs) == 200 and overlap.is_set() and len(seen) == 2
+    assert threading.get_ident() not in seen
 
 
 def test_full_disk_is_an_environment_failure_and_resumes(tmp_path, baseline, monkeypatch,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from sim.cli import main
-from sim.trace import as_text, event_text, trace_run
+from sim.tracing import as_text, event_text, trace_run
 from sim.vocabulary import REASON_LABELS
 
 from .conftest import ROOT

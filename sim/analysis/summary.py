@@ -13,9 +13,15 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ..model.model import COUNTS
 from ..vocabulary import CONTRIBUTION_TYPES as FORCE_TYPES
-from ..vocabulary import COUNTRY_GROUP_LABELS, COUNTRY_GROUPS, MILESTONES, REASON_LABELS, REASONS
+from ..vocabulary import (
+    COUNTRY_GROUP_LABELS,
+    COUNTRY_GROUPS,
+    COUNTS,
+    MILESTONES,
+    REASON_LABELS,
+    REASONS,
+)
 from ..vocabulary import STATUSES as FINAL_STATUSES
 
 Z95 = 1.959963984540054

@@ -1,12 +1,11 @@
 """Running experiments: one entry point (`run_experiment`), seeded runs in chunks over any
-executor, and checked, resumable results folders."""
+executor, and checked, resumable results folders. Names are imported when first used."""
 
-from .files import RootError, StorageError, safe_name
-from .limits import MAX_RUNS, MAX_WORKERS, ExperimentError
-from .runner import compute_chunk, run_experiment
-from .seeds import run_seed
-from .store import Experiment, ResultError, load_result
+from .._lazy import exports
 
-__all__ = ["MAX_RUNS", "MAX_WORKERS", "Experiment", "ExperimentError", "ResultError",
-           "RootError", "StorageError", "compute_chunk", "load_result", "run_experiment",
-           "run_seed", "safe_name"]
+_NAMES = {"RootError": ".files", "StorageError": ".files", "safe_name": ".files",
+          "MAX_RUNS": ".limits", "MAX_WORKERS": ".limits", "ExperimentError": ".limits",
+          "compute_chunk": ".runner", "run_experiment": ".runner", "run_seed": ".seeds",
+          "Experiment": ".store", "ResultError": ".store", "load_result": ".store"}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = sorted(_NAMES)

@@ -45,14 +45,18 @@ from .tables import rounds_schema, runs_schema, to_chunk
 #: attribution (docs/ODD.md R13): enough for shares within about 1 percentage point, without
 #: multiplying the cost of a million runs
 COUNTERFACTUAL_RUNS = 10_000
+#: by default the round-by-round records of the first 10,000 runs are kept (rounds.parquet):
+#: bands over time within about a percentage point, without 26 rows per run of a million
+ROUND_RUNS = 10_000
 
 
 def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
                   points: Mapping[int, dict] | Sequence[dict] | None = None,
-                  rounds: bool = False, runs: int | None = None,
+                  rounds: int = 0, runs: int | None = None,
                   counterfactuals: int = COUNTERFACTUAL_RUNS
                   ) -> tuple[pa.Table, pa.Table | None]:
-    """Rows start..stop-1 of an experiment: (runs table, rounds table or None).
+    """Rows start..stop-1 of an experiment: (runs table, rounds table or None). The rounds
+    table holds the runs with an index below `rounds` (None if `rounds` is 0).
 
     Without points, row i is run i. With points, row r is run r % `runs` of point r // `runs`,
     and `points[k]` gives point k's fixed values (a list, or a mapping holding at least the
@@ -74,19 +78,21 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
     while r < stop:
         point, run = divmod(r, runs) if has_points else (None, r)
         end = min(stop, (point + 1) * runs) if has_points else stop
+        if run < rounds < run + (end - r):  # the runs with round records, then the others
+            end = r + (rounds - run)
         segments.append((point, run, run + (end - r)))
         r = end
     for point, first, last in segments:
         seeds = run_seeds(master, first, last)
         replay = np.arange(first, last) < counterfactuals
         block = simulate_block(loaded, seeds, fixed=points[point] if has_points else None,
-                               counterfactuals=replay, rounds=rounds)
+                               counterfactuals=replay, rounds=first < rounds)
         key = {"run": np.arange(first, last, dtype=np.int64)}
         if has_points:
             key = {"point": np.full(last - first, point, dtype=np.int64), **key}
         parts.append(_table(runs_schema_, {**key, "seed": block["seeds"],
                                            **block["columns"]}))
-        if rounds:
+        if first < rounds:
             rc = block["rounds"]
             rkey = {"run": first + rc["run"]}
             if has_points:
@@ -96,13 +102,18 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
     runs_table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if not rounds:
         return runs_table, None
+    if not round_parts:
+        return runs_table, rounds_schema(loaded, has_points).empty_table()
     return runs_table, (pa.concat_tables(round_parts) if len(round_parts) > 1
                         else round_parts[0])
 
 
 def _table(schema: pa.Schema, columns: dict) -> pa.Table:
-    """An Arrow table of `schema` from numpy columns: -1 in a nullable whole-number column
-    (a round never reached) becomes null, as does None in a nullable text column."""
+    """An Arrow table of `schema` from the model's columns: numpy arrays (-1 in a nullable
+    whole-number column, a round never reached, becomes null) and coded text (`Labels`: codes
+    into labels, -1 null), decoded by Arrow in compiled code."""
+    from ..model.fast import Labels
+
     missing = [n for n in schema.names if n not in columns]
     if missing:  # the model and its declaration must agree
         undeclared = [n for n in columns if n not in schema.names]
@@ -111,7 +122,13 @@ def _table(schema: pa.Schema, columns: dict) -> pa.Table:
     arrays = []
     for f in schema:
         values = columns[f.name]
-        if f.nullable and pa.types.is_integer(f.type):
+        if isinstance(values, Labels):
+            codes = values.codes
+            nulls = codes < 0
+            indices = pa.array(codes, type=pa.int32(), mask=nulls if nulls.any() else None)
+            arrays.append(pa.DictionaryArray.from_arrays(
+                indices, pa.array(values.labels, type=pa.string())).cast(f.type))
+        elif f.nullable and pa.types.is_integer(f.type):
             values = np.asarray(values, dtype=np.int64)
             arrays.append(pa.array(values, type=f.type, mask=values < 0))
         elif pa.types.is_string(f.type):
@@ -121,30 +138,14 @@ def _table(schema: pa.Schema, columns: dict) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-# The loaded scenario of the experiment a worker serves, installed once per worker process by
-# the pool's initializer (so it is neither sent with every chunk nor validated again).
-_SCENARIOS: dict[str, LoadedScenario] = {}
-
-
-def _install(main_pid: int, key: str, loaded: LoadedScenario) -> None:
-    from .pool import die_with_parent
-
-    die_with_parent(main_pid)
-    _SCENARIOS.clear()
-    _SCENARIOS[key] = loaded
-
-
-def _chunk_task(key: str, loaded: LoadedScenario | None, master: int, start: int, stop: int,
-                points, rounds: bool, runs: int, counterfactuals: int, encode: bool):
-    """The worker's side of one chunk. `loaded` is None in a pool made here (the initializer
-    installed it); an executor made elsewhere (Dask) receives it with the task. With `encode`
-    the tables come back as the bytes of chunk files, encoded in the worker."""
-    if loaded is None:
-        loaded = _SCENARIOS[key]
+def _chunk_task(loaded: LoadedScenario, master: int, start: int, stop: int, points,
+                rounds: int, runs: int, counterfactuals: int, keep: bool, encode: bool):
+    """One chunk, on a worker thread here or on an executor's worker elsewhere (Dask):
+    (its tables if `keep`, else None; the bytes of its chunk files if `encode`, else None).
+    Encoding on the worker keeps the main thread free for merging."""
     tables = compute_chunk(loaded, master, start, stop, points, rounds, runs, counterfactuals)
-    if not encode:
-        return tables
-    return tuple(None if t is None else to_chunk(t) for t in tables)
+    blobs = tuple(None if t is None else to_chunk(t) for t in tables) if encode else None
+    return (tables if keep else None), blobs
 
 
 # ---------------------------------------------------------------------------- the design
@@ -203,7 +204,7 @@ def _stderr(message: str) -> None:
 
 def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = None,
                    seed: int | None = None, *, points: Sequence[dict] | None = None,
-                   rounds: bool = True, out: str | Path | None = None, workers: int = 1,
+                   rounds: bool | int = True, out: str | Path | None = None, workers: int = 1,
                    executor: cf.Executor | None = None, chunk: int | None = None,
                    progress: bool = False,
                    on_progress: Callable[[int, int], None] | None = None,
@@ -213,7 +214,8 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     """Run an experiment: `runs` runs of `scenario` (a loaded scenario or a file) from master
     seed `seed` (defaults: the scenario's own), at every point of `points` if given.
 
-    - `rounds`: also keep the round-by-round table (one row per run and round).
+    - `rounds`: also keep the round-by-round table (one row per run and round) of the first
+      10,000 runs (of each point); a number: of the first that many runs; False: none.
     - `out`: a results root; the experiment is written to (or, if already complete and sound,
       reused from) `<out>/<scenario>/<experiment id>/`. Without it the tables stay in memory.
     - `workers`: processes of a pool made here (1: the current process); `executor`: any
@@ -238,6 +240,8 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     chunk = default_chunk_size(total) if chunk is None else check_runs(chunk, what="--chunk-size")
     if executor is None:
         workers = check_workers(workers, log)
+    round_runs = min(runs, ROUND_RUNS if rounds is True else 0 if rounds in (False, None)
+                     else check_runs(rounds, what="--round-runs"))
     if counterfactuals is None:
         counterfactuals = 0 if points else COUNTERFACTUAL_RUNS
     counterfactuals = check_runs(counterfactuals, what="--counterfactual-runs") \
@@ -245,7 +249,7 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     identity = {"scenario_sha256": store.scenario_sha256(loaded), "seed": seed, "runs": runs,
                 "counterfactual_runs": counterfactuals,
                 "total_runs": total, "points_sha256": store.points_sha256(points),
-                "rounds": bool(rounds), "study": study, "code": store.code_fingerprint()}
+                "rounds": round_runs, "study": study, "code": store.code_fingerprint()}
     job = _Job(loaded, identity, points, chunk, workers, executor, progress, on_progress, log)
     if out is None:
         return job.in_memory()
@@ -271,25 +275,25 @@ class _Job:
 
     def _compute(self, todo: list[tuple[int, int]], on_chunk, encode: bool,
                  done_before: int = 0) -> None:
-        """Compute the chunks `todo`; `on_chunk(start, stop, tables)` as each one arrives."""
+        """Compute the chunks `todo`; `on_chunk(start, stop, tables, blobs)` as each one
+        arrives, in this thread: the tables (None from a remote executor when `encode`) and,
+        with `encode`, the bytes of the chunk files."""
         bar = Progress(self.total, done_before, show=self.progress, callback=self.on_progress,
                        label=_short(self.loaded.name))
-        key = self.identity["scenario_sha256"]
         try:
-            with executor_for(self.workers, self.executor, _install, (key, self.loaded),
-                              self.log) as (pool, own):
-                shipped = None if own else self.loaded  # a pool made here has it already
-                tasks = ((key, shipped, self.seed, a, b, self._points_for(a, b), self.rounds,
-                          self.runs, self.counterfactuals, encode) for a, b in todo)
+            with executor_for(self.workers, self.executor) as (pool, local):
+                keep = local or not encode  # a remote worker sends only what is needed
+                tasks = ((self.loaded, self.seed, a, b, self._points_for(a, b), self.rounds,
+                          self.runs, self.counterfactuals, keep, encode) for a, b in todo)
 
-                def arrived(i, tables):
+                def arrived(i, result):
                     a, b = todo[i]
-                    on_chunk(a, b, tables)
+                    on_chunk(a, b, *result)
                     bar.update(b - a)
 
                 # two chunks queued per worker keep every worker busy; an executor made
                 # elsewhere does not say how many workers it has
-                inflight = 2 * self.workers if own else max(2 * self.workers, 16)
+                inflight = 2 * self.workers if local else max(2 * self.workers, 16)
                 run_tasks(_chunk_task, tasks, arrived, executor=pool, inflight=inflight)
         finally:
             bar.close()
@@ -326,7 +330,8 @@ class _Job:
     def in_memory(self) -> Experiment:
         parts: dict[tuple[int, int], tuple] = {}
         started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
-        self._compute(self.ranges, lambda a, b, t: parts.__setitem__((a, b), t), encode=False)
+        self._compute(self.ranges, lambda a, b, t, _: parts.__setitem__((a, b), t),
+                      encode=False)
         wall = time.perf_counter() - t0
         ordered = [parts[r] for r in self.ranges]  # in row order, whatever order they finished
         tables = {"runs": pa.concat_tables([p[0] for p in ordered])}
@@ -399,11 +404,11 @@ class _Job:
         merger = Merger(partial, chunks, self.ranges)
         started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
 
-        def save(a, b, encoded):
+        def save(a, b, tables, encoded):
             blobs = {k: blob for k, blob in zip(kinds, encoded, strict=False)
                      if blob is not None}
             chunks.save(a, b, blobs)
-            merger.ready(a, blobs)
+            merger.ready(a, blobs if tables is None else dict(zip(kinds, tables, strict=False)))
 
         try:
             for a, _ in sorted(done):

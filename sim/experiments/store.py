@@ -24,11 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+
+if TYPE_CHECKING:  # pandas is imported by pyarrow when a table is converted
+    import pandas as pd
 
 from . import files
 from .tables import ROUNDS, RUNS, Layout, from_chunk
@@ -283,15 +286,18 @@ class Merger:
         self.buffers: dict[str, list[pa.Table]] = {k: [] for k in self.kinds}
         self.buffered = dict.fromkeys(self.kinds, 0)
 
-    def ready(self, start: int, blobs: dict[str, bytes] | None = None) -> None:
-        """Chunk `start` is saved (its `blobs` in hand, or None: read it from disk)."""
-        self.waiting[start] = blobs
+    def ready(self, start: int, got: dict[str, pa.Table | bytes] | None = None) -> None:
+        """Chunk `start` is saved: its tables (or the bytes of its chunk files) in hand, or
+        None: read it from disk."""
+        self.waiting[start] = got
         while self.next in self.waiting:
             a = self.next
             got = self.waiting.pop(a)
             b = self.starts[a]
             for kind in self.kinds:
-                table = from_chunk(got[kind]) if got else self.chunks.read(a, b, kind)
+                item = got[kind] if got else None
+                table = self.chunks.read(a, b, kind) if item is None else \
+                    from_chunk(item) if isinstance(item, bytes) else item
                 self._append(kind, table)
             self.next = b
 

@@ -117,25 +117,16 @@ class TableBuilder:
 
 
 def to_chunk(table: pa.Table) -> bytes:
-    """One chunk's table as the bytes of its chunk file, made by the worker: Arrow IPC with
-    text columns dictionary-encoded and lz4 compression (small, and several times faster to
-    write and read than Parquet; the chunk files only live until the merge)."""
-    columns = [pc.dictionary_encode(col) if pa.types.is_string(f.type) else col
-               for f, col in zip(table.schema, table.columns, strict=True)]
-    encoded = pa.Table.from_arrays(columns, schema=ROUNDS.schema(table.schema))
+    """One chunk's table as the bytes of its chunk file: Arrow IPC with lz4 compression
+    (several times faster to write and read than Parquet; the chunk files only live until the
+    merge, which encodes each row group afresh, so the files do not depend on the chunks)."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, encoded.schema,
+    with pa.ipc.new_stream(sink, table.schema,
                            options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
-        writer.write_table(encoded)
+        writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
 
 def from_chunk(data: bytes) -> pa.Table:
-    """A chunk file's table, its text columns plain strings again (the merge encodes each row
-    group afresh, so that the files do not depend on how the runs were cut)."""
-    table = pa.ipc.open_stream(data).read_all()
-    schema = pa.schema([pa.field(f.name, pa.string(), f.nullable)
-                        if pa.types.is_dictionary(f.type) else f for f in table.schema])
-    columns = [col.cast(pa.string()) if pa.types.is_dictionary(f.type) else col
-               for f, col in zip(table.schema, table.columns, strict=True)]
-    return pa.Table.from_arrays(columns, schema=schema)
+    """A chunk file's table."""
+    return pa.ipc.open_stream(data).read_all()

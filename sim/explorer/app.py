@@ -26,7 +26,7 @@ from sim.experiments import run_experiment
 from sim.explorer import files
 from sim.explorer import logic as explorer
 from sim.scenario import ScenarioError
-from sim.trace import event_text
+from sim.tracing import event_text
 from sim.vocabulary import REASON_LABELS
 
 #: batches kept in the history of a session (older ones are dropped)

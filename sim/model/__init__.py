@@ -1,10 +1,13 @@
 """The negotiation model (Mesa): one module per actor (contributors, domestic politics, Israel,
 the convener, events), the round's schedule (`model`), the outcome record (`outcome`) and the
-counterfactual replays. `simulate(loaded, seed)` is how the other layers run it."""
+counterfactual replays. `simulate(loaded, seed)` is how the other layers run it; `fast` is the
+compiled path the runner uses, proved identical to it. Names are imported when first used:
+the outcome's declared columns do not need Mesa."""
 
-from .model import Lifts, NegotiationModel
-from .outcome import outcome_fields, round_fields
-from .run import RunRecord, release, replay, simulate
+from .._lazy import exports
 
-__all__ = ["Lifts", "NegotiationModel", "RunRecord", "outcome_fields", "release", "replay",
-           "round_fields", "simulate"]
+_NAMES = {"Lifts": ".model", "NegotiationModel": ".model", "RunRecord": ".run",
+          "outcome_fields": ".outcome", "release": ".run", "replay": ".run",
+          "round_fields": ".outcome", "simulate": ".run"}
+__getattr__, __dir__ = exports(__name__, _NAMES)
+__all__ = sorted(_NAMES)

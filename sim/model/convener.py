@@ -15,7 +15,8 @@ import math
 import mesa
 
 from ..vocabulary import APPROVED, DECLINED_MANDATE, DEPLOYED, NOT_INVITED, PLEDGED, VETOED
-from .israel import EPS, satisfaction
+from .israel import satisfaction
+from .tolerance import EPS
 
 INF = math.inf
 

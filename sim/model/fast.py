@@ -28,6 +28,7 @@ from ..vocabulary import (
     COLLAPSE,
     CONDITIONS_UNMET,
     CONTRIBUTION_TYPES,
+    COUNTS,
     DECLINED_MANDATE,
     DEPLOYED,
     FORMED,
@@ -44,6 +45,7 @@ from ..vocabulary import (
     UNWILLING,
     VETOED,
 )
+from .tolerance import EPS
 
 # ---------------------------------------------------------------------- codes
 
@@ -53,11 +55,9 @@ STATUS_NAMES = (NOT_INVITED, INVITED, UNWILLING, CONDITIONS_UNMET, DECLINED_MAND
 S_NOT, S_INV, S_UNW, S_COND, S_DECL, S_PLED, S_APPR, S_DEPL, S_SUSP, S_VETO, S_BLOCK, S_INFL = \
     range(12)
 REASON_CODE = {r: i for i, r in enumerate(REASONS)}
-COUNT_NAMES = ("pledges", "revisions", "suspensions", "withdrawals", "failed_votes", "vetoes",
-               "conditional_approvals", "concessions", "softenings")
+COUNT_NAMES = COUNTS
 (C_PLEDGES, C_REVISIONS, C_SUSPENSIONS, C_WITHDRAWALS, C_FAILED, C_VETOES, C_COND, C_CONC,
  C_SOFT) = range(9)
-EPS = 1e-9
 INF = math.inf
 
 # global parameter slots (columns of the parameter vector), in this order
@@ -376,7 +376,7 @@ def _uniforms(seeds, salt, keys, out):
             out[i, j] = np.float64(_mix(base + keys[j] * _GAMMA) >> _U64(11)) * _TO_UNIT
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _param_block(seeds, salt, keys, kind, a, b, m, cum, val, last, row, cols, P, drawn, u):
     """Every run's parameter vector: the fixed values, then each uncertain parameter from its
     uniform number by the inverse CDF of `sim.scenario.quantity` (uniform, triangular,
@@ -1248,7 +1248,7 @@ def _record(i, pledge, status, pressure, clarity, incentive, mandate, mlen, acce
         r_mandate[i, j] = mandate[j] if j < mlen else -1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _block(Pm, seeds, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
            partners, consults, has_home, share_col, shrink, rejected, risk_col, align_col,
            softer, core, mandate0, demands, noise_keys, vote_keys, est_keys, event_keys,
@@ -1334,24 +1334,55 @@ def _block(Pm, seeds, g, k, threat_col, stance_col, stated, ccountry, cw_col, ro
 
 # ---------------------------------------------------------------------- the Python side
 
-ROLE_NAMES = np.array(["combat", "non_combat", "non_combat (condition)", "support", ""],
-                      dtype=object)
+ROLE_NAMES = ("combat", "non_combat", "non_combat (condition)", "support", "")
 POOL_OF_STATUS = {9: 0, 10: 1, 4: 2, 3: 3, 8: 3, 5: 4, 2: 5, 1: 5}
 POOL_REASONS = (VETOED, BLOCKED_AT_HOME, DECLINED_MANDATE, CONDITIONS_UNMET, PLEDGED, UNWILLING)
 STANDING_CODES = (5, 6, 7, 9, 8)
 
 
-def _rows_as_strings(matrix: np.ndarray, make) -> np.ndarray:
-    """Turn each row of a small-integer or boolean matrix into a string with `make(row)`,
-    computing each distinct row once."""
+@dataclass(frozen=True)
+class Labels:
+    """A text column as codes into its labels (-1: no value), so that Arrow builds the strings
+    in one pass of compiled code rather than Python making one string object per run."""
+
+    codes: np.ndarray
+    labels: tuple
+
+    def strings(self) -> np.ndarray:
+        """The column as Python strings (None where there is no value)."""
+        table = np.array([*self.labels, None], dtype=object)
+        return table[np.where(self.codes < 0, len(self.labels), self.codes)]
+
+
+def _labels(codes, labels) -> Labels:
+    return Labels(np.asarray(codes, dtype=np.int32), tuple(labels))
+
+
+def _packed(matrix: np.ndarray) -> np.ndarray:
+    """One number per row of a boolean or small-integer matrix (two rows share it only if they
+    are equal); a row of bytes when the row does not fit in 63 bits."""
+    n, w = matrix.shape
+    if matrix.dtype == np.bool_:
+        base, shifted = 2, matrix.astype(np.uint64)
+    else:  # whole numbers from -1 up
+        shifted = (matrix + 1).astype(np.uint64)
+        base = int(shifted.max(initial=0)) + 1
+    if w == 0:
+        return np.zeros(n, np.uint64)
+    if w * math.log2(max(base, 2)) <= 63:
+        weights = np.array([base ** j for j in range(w)], dtype=np.uint64)
+        return shifted @ weights
+    return np.ascontiguousarray(matrix).view(
+        np.dtype((np.void, matrix.dtype.itemsize * w))).ravel()
+
+
+def _rows_as_labels(matrix: np.ndarray, make) -> Labels:
+    """Each row of a small-integer or boolean matrix as a label `make(row)`, made once per
+    distinct row."""
     if matrix.shape[0] == 0:
-        return np.zeros(0, dtype=object)
-    view = np.ascontiguousarray(matrix).view(np.dtype((np.void, matrix.dtype.itemsize *
-                                                       matrix.shape[1]))).ravel()
-    uniq, inverse = np.unique(view, return_inverse=True)
-    rows = uniq.view(matrix.dtype).reshape(len(uniq), matrix.shape[1])
-    texts = np.array([make(row) for row in rows], dtype=object)
-    return texts[inverse.ravel()]
+        return _labels(np.zeros(0, np.int32), ())
+    _, first, inverse = np.unique(_packed(matrix), return_index=True, return_inverse=True)
+    return _labels(inverse.ravel(), [make(matrix[i]) for i in first])
 
 
 def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals=True,
@@ -1404,6 +1435,14 @@ def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals=
                     r_f, r_status, r_mandate, contributors, names)
 
 
+def _dates(s, rounds: int) -> tuple:
+    """The date of each round 1..`rounds`, as text."""
+    import datetime as dt
+
+    return tuple(str(s.calendar.start + dt.timedelta(days=r * s.calendar.round_days))
+                 for r in range(1, rounds + 1))
+
+
 def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds, r_f,
              r_status, r_mandate, contributors, names) -> dict:
     s = loaded.scenario
@@ -1438,14 +1477,14 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds
     accepted = ints[:, 15] == 1
     collapsed = ints[:, 16] == 1
     best = np.argmax(pools, axis=0)
-    pool_reason = np.array(POOL_REASONS, dtype=object)[best]
-    pool_reason = np.where(pools.max(axis=0) > 0, pool_reason, UNWILLING)
-    reason = np.where(formed, FORMED, np.where(collapsed, COLLAPSE, np.where(
-        invited < target - EPS, OVER_CAPACITY, np.where(
-            (approved[0] >= target - EPS) & (states >= ints[:, 17]) & ~accepted,
-            MANDATE_REFUSED, pool_reason))))
-    dates = np.array([None] + [str(s.calendar.start + __import__("datetime").timedelta(
-        days=r * s.calendar.round_days)) for r in range(1, plan.rounds + 1)], dtype=object)
+    pool_code = np.array([REASON_CODE[r] for r in POOL_REASONS])[best]
+    pool_code = np.where(pools.max(axis=0) > 0, pool_code, REASON_CODE[UNWILLING])
+    reason = np.where(formed, REASON_CODE[FORMED], np.where(
+        collapsed, REASON_CODE[COLLAPSE], np.where(
+            invited < target - EPS, REASON_CODE[OVER_CAPACITY], np.where(
+                (approved[0] >= target - EPS) & (states >= ints[:, 17]) & ~accepted,
+                REASON_CODE[MANDATE_REFUSED], pool_code))))
+    dates = _dates(s, plan.rounds)
     col: dict[str, np.ndarray] = {}
     for p_i, (path, _) in enumerate(loaded.uncertain):
         col[f"param.{path}"] = drawn[:, p_i]
@@ -1453,12 +1492,12 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds
         if path not in dict(loaded.uncertain):
             col[f"param.{path}"] = np.full(n, float(value))
     col["formed"] = formed
-    col["reason"] = reason.astype(object)
+    col["reason"] = _labels(reason, REASONS)
     col["rounds_run"] = ints[:, 0]
     for q, (name, _) in enumerate(MILESTONES):
         r = ints[:, 1 + q]
         col[f"{name}_round"] = np.where(r >= 0, r, -1)
-        col[f"{name}_date"] = dates[np.maximum(r, 0)]
+        col[f"{name}_date"] = _labels(np.where(r >= 1, r - 1, -1), dates)
     for q, kind in enumerate(CONTRIBUTION_TYPES):
         col[f"force_{kind}"] = np.where(formed, floats[:, 6 + q], 0.0)
     for q, kind in enumerate(CONTRIBUTION_TYPES):
@@ -1473,19 +1512,19 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds
         k = sum(1 for c in range(N) if row[c] and unnamed[c])
         return "+".join(named + ([f"{others.name} x{k}"] if k else []))
 
-    col["composition"] = np.where(formed, _rows_as_strings(o["members"], composition), "")
+    col["composition"] = _rows_as_labels(o["members"] & formed[:, None], composition)
     col["target"] = target
     col["invited_capacity"] = invited
-    col["mandate"] = _rows_as_strings(o["mandate"], lambda row: "+".join(
+    col["mandate"] = _rows_as_labels(o["mandate"], lambda row: "+".join(
         tasks[t] for t in row if t >= 0))
     col["mandate_accepted"] = accepted
     for q, name in enumerate(COUNT_NAMES):
         col[name] = ints[:, 5 + q]
     col["waves"] = ints[:, 14]
-    col["events"] = _rows_as_strings(o["fired"], lambda row: "+".join(
+    col["events"] = _rows_as_labels(o["fired"], lambda row: "+".join(
         s.events[e].name for e in sorted((e for e in range(len(row)) if row[e] >= 0),
                                          key=lambda e: (row[e], e)))) if len(s.events) \
-        else np.full(n, "", dtype=object)
+        else _labels(np.zeros(n), ("",))
     col["final_pressure"] = floats[:, 1]
     col["peak_pressure"] = floats[:, 2]
     col["leverage_spent"] = floats[:, 3]
@@ -1497,24 +1536,24 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds
     order = [j for c in range(N) for j in (c, N + c)] + list(range(2 * N, 2 * N + T + 1))
     labels = [([f"veto:{c}" for c in contributors] + [f"domestic:{c}" for c in contributors]
                + [f"task:{t}" for t in tasks] + ["target"])[j] for j in order]
-    col["lifts_tried"] = _rows_as_strings(tried[:, order], lambda row: "+".join(
+    col["lifts_tried"] = _rows_as_labels(tried[:, order], lambda row: "+".join(
         lab for lab, x in zip(labels, row, strict=True) if x))
-    col["lifts_formed"] = _rows_as_strings(formed_with[:, order], lambda row: "+".join(
+    col["lifts_formed"] = _rows_as_labels(formed_with[:, order], lambda row: "+".join(
         lab for lab, x in zip(labels, row, strict=True) if x))
-    status_names = np.array(STATUS_NAMES[:11], dtype=object)
     ci = {name: c for c, name in enumerate(contributors)}
     for name in names:
         if name not in ci:
-            col[f"status.{name}"] = np.full(n, INFLUENCER, dtype=object)
+            col[f"status.{name}"] = _labels(np.zeros(n), (INFLUENCER,))
             col[f"troops.{name}"] = np.zeros(n)
-            col[f"role.{name}"] = np.full(n, "", dtype=object)
+            col[f"role.{name}"] = _labels(np.zeros(n), ("",))
             col[f"committed_round.{name}"] = np.full(n, -1)
             col[f"entry_round.{name}"] = np.full(n, -1)
             continue
         c = ci[name]
-        col[f"status.{name}"] = status_names[status[:, c]]
+        col[f"status.{name}"] = _labels(status[:, c], STATUS_NAMES[:11])
         col[f"troops.{name}"] = np.where(in_force[:, c], pledge[:, c, 0], 0.0)
-        col[f"role.{name}"] = ROLE_NAMES[o["role"][:, c]]
+        role = o["role"][:, c]  # -1: none, the last name
+        col[f"role.{name}"] = _labels(np.where(role < 0, len(ROLE_NAMES) - 1, role), ROLE_NAMES)
         col[f"committed_round.{name}"] = o["cround"][:, c]
         col[f"entry_round.{name}"] = o["eround"][:, c]
     out = {"columns": col, "seeds": seeds}
@@ -1531,20 +1570,17 @@ def _round_columns(loaded, plan, r_f, r_status, r_mandate, names, contributors, 
     R = r_f.shape[1]
     mask = np.arange(1, R + 1)[None, :] <= rounds_run[:, None]
     run, rnd = np.nonzero(mask)
-    dates = np.array([str(s.calendar.start + __import__("datetime").timedelta(
-        days=r * s.calendar.round_days)) for r in range(1, R + 1)], dtype=object)
-    out = {"run": run, "round": rnd + 1, "date": dates[rnd],
+    out = {"run": run, "round": rnd + 1, "date": _labels(rnd, _dates(s, R)),
            "committed_troops": r_f[run, rnd, 0], "approved_troops": r_f[run, rnd, 1],
            "deployed_troops": r_f[run, rnd, 2], "pressure": r_f[run, rnd, 3],
            "clarity": r_f[run, rnd, 4], "incentive": r_f[run, rnd, 5],
-           "mandate": _rows_as_strings(r_mandate[run, rnd], lambda row: "+".join(
+           "mandate": _rows_as_labels(r_mandate[run, rnd], lambda row: "+".join(
                tasks[t] for t in row if t >= 0)),
            "mandate_accepted": r_f[run, rnd, 6] == 1.0}
-    status_names = np.array(STATUS_NAMES[:11], dtype=object)
     ci = {name: c for c, name in enumerate(contributors)}
     for name in names:
-        out[f"status.{name}"] = status_names[r_status[run, rnd, ci[name]]] if name in ci \
-            else np.full(len(run), INFLUENCER, dtype=object)
+        out[f"status.{name}"] = _labels(r_status[run, rnd, ci[name]], STATUS_NAMES[:11]) \
+            if name in ci else _labels(np.zeros(len(run)), (INFLUENCER,))
     return out
 
 
@@ -1553,12 +1589,13 @@ def outcome_rows(block: dict) -> list[dict]:
     them (rounds and dates that were never reached as None)."""
     col = block["columns"]
     keys = [k for k in col if not k.startswith("param.")]
+    texts = {k: col[k].strings() for k in keys if isinstance(col[k], Labels)}
     n = len(block["seeds"])
     rows = []
     for i in range(n):
         row = {}
         for key in keys:
-            v = col[key][i]
+            v = texts[key][i] if key in texts else col[key][i]
             if isinstance(v, np.generic):
                 v = v.item()
             if (key.endswith("_round") or key.startswith(("committed_round.",

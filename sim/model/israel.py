@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import mesa
 
 from ..vocabulary import APPROVED, VETOED
-
-EPS = 1e-9  # comparisons of accumulated sums with thresholds tolerate rounding error
+from .tolerance import EPS  # noqa: F401 (the rules compare with it)
 
 
 def satisfaction(demands: dict, softer: dict, mandate) -> float:

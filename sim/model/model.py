@@ -21,6 +21,7 @@ from .. import rng
 from ..vocabulary import (
     APPROVED,
     COMMITTED,
+    COUNTS,
     DEPLOYED,
     IN_FORCE,
     IN_GAZA,
@@ -30,10 +31,8 @@ from ..vocabulary import (
 from . import events
 from .contributors import Contributor, Country, View
 from .convener import Convener
-from .israel import EPS, Israel
-
-COUNTS = ("pledges", "revisions", "suspensions", "withdrawals", "failed_votes", "vetoes",
-          "conditional_approvals", "concessions", "softenings")
+from .israel import Israel
+from .tolerance import EPS
 
 
 class Lifts:

@@ -11,6 +11,7 @@ from ..vocabulary import (
     COLLAPSE,
     COMMITTED,
     CONTRIBUTION_TYPES,
+    COUNTS,
     DEPLOYED,
     FORMED,
     IN_FORCE,
@@ -23,8 +24,7 @@ from ..vocabulary import (
     STANDING,
     UNWILLING,
 )
-from .israel import EPS
-from .model import COUNTS
+from .tolerance import EPS
 
 SCALARS = (("formed", "bool"), ("reason", "str"), ("rounds_run", "int"))
 MILESTONE_FIELDS = tuple(f for name, _ in MILESTONES
