@@ -158,7 +158,7 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     p.add_argument("--round-runs", type=_count, default=None, metavar="N",
                    help="keep the round-by-round records (rounds.parquet) of the first N runs "
-                   "(default 10,000; 0: none)")
+                   "(of each point of a study); default 10,000 for a run, none for a study")
     p.add_argument("--no-rounds", action="store_true", help="keep no round-by-round records "
                    "(the same as --round-runs 0)")
     p.add_argument("--counterfactual-runs", type=_count, default=None, metavar="N",

@@ -102,7 +102,7 @@ def test_sweep_of_pakistan_opposition_moves_its_deployment_the_expected_way(base
 def test_two_parameter_sweep_and_its_outputs(tmp_path, capsys):
     assert main(["sweep", str(BASELINE), "--vary", f"{OPPOSITION}=0:1:2", "--vary",
                  "israel.threat.Pakistan=0.1:0.7:3", "--runs", "40", "--workers", "2",
-                 "--out", str(tmp_path), "--no-progress"]) == 0
+                 "--round-runs", "5", "--out", str(tmp_path), "--no-progress"]) == 0
     (folder,) = (tmp_path / "baseline").iterdir()
     t = pd.read_csv(folder / "sweep.csv")
     assert len(t) == 6 and {"p_formed", "p_in_force.Pakistan_low"} <= set(t.columns)
@@ -114,8 +114,9 @@ def test_two_parameter_sweep_and_its_outputs(tmp_path, capsys):
     assert runs.groupby("point")[f"param.{OPPOSITION}"].nunique().eq(1).all()
     assert sorted(runs[f"param.{OPPOSITION}"].unique()) == [0.0, 1.0]
     assert (runs.groupby("point")["seed"].apply(list).map(tuple).nunique()) == 1
-    rounds = pd.read_parquet(folder / "rounds.parquet")
-    assert set(rounds["point"]) == set(range(6))
+    rounds = pd.read_parquet(folder / "rounds.parquet")  # asked for: the first 5 runs a point
+    assert set(zip(rounds["point"], rounds["run"], strict=True)) == \
+        {(p, r) for p in range(6) for r in range(5)}
     # and its table is computed from them: a rebuild gives the same bytes
     table = (folder / "sweep.csv").read_bytes()
     (folder / "sweep.csv").unlink()
@@ -124,7 +125,7 @@ def test_two_parameter_sweep_and_its_outputs(tmp_path, capsys):
     # rerunning the same sweep reuses the folder
     assert main(["sweep", str(BASELINE), "--vary", f"{OPPOSITION}=0:1:2", "--vary",
                  "israel.threat.Pakistan=0.1:0.7:3", "--runs", "40", "--workers", "1",
-                 "--out", str(tmp_path), "--no-progress"]) == 0
+                 "--round-runs", "5", "--out", str(tmp_path), "--no-progress"]) == 0
     assert len(list((tmp_path / "baseline").iterdir())) == 1
 
 

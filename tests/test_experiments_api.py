@@ -51,7 +51,7 @@ def test_a_model_record_that_disagrees_with_its_declaration_is_an_error(baseline
 
 def test_points_run_with_the_same_seeds(baseline):
     points = [{OPPOSITION: 0.1, PRESSURE: 0.0}, {OPPOSITION: 0.9, PRESSURE: 0.8}]
-    res = run_experiment(baseline, runs=30, seed=4, points=points, chunk=7)
+    res = run_experiment(baseline, runs=30, seed=4, points=points, chunk=7, rounds=30)
     runs = res.runs
     assert list(runs.columns[:3]) == ["point", "run", "seed"]
     assert len(runs) == 60 and runs["point"].tolist() == [0] * 30 + [1] * 30

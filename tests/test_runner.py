@@ -163,6 +163,8 @@ def test_round_records_of_the_first_runs(tmp_path, baseline):
     assert sorted(set(zip(swept.rounds["point"], swept.rounds["run"], strict=True))) == \
         [(p, r) for p in (0, 1) for r in range(6)]
     assert run_experiment(baseline, runs=5, seed=4, rounds=True).metadata["rounds"] == 5
+    study = run_experiment(baseline, runs=5, seed=4, points=points)  # a study: none by default
+    assert study.metadata["rounds"] == 0 and study.rounds is None
     for bad in (-1, 2.5, "x"):
         with pytest.raises(ExperimentError, match="--round-runs"):
             run_experiment(baseline, runs=5, seed=4, rounds=bad)

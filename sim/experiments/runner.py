@@ -72,33 +72,43 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
     point_paths = list(points[start // runs]) if has_points else []
     runs_schema_ = runs_schema(loaded, point_paths, has_points)
     parts, round_parts = [], []
-    # one block per point (a point's fixed values apply to its whole block)
+    # the rows in segments of one point, cut where the round records stop; consecutive
+    # segments with the same `rounds` flag make one block (one call of the kernel)
     segments = []
     r = start
     while r < stop:
-        point, run = divmod(r, runs) if has_points else (None, r)
+        point, run = divmod(r, runs) if has_points else (0, r)
         end = min(stop, (point + 1) * runs) if has_points else stop
         if run < rounds < run + (end - r):  # the runs with round records, then the others
             end = r + (rounds - run)
-        segments.append((point, run, run + (end - r)))
+        segments.append((point, run, run + (end - r), run < rounds))
         r = end
-    for point, first, last in segments:
-        seeds = run_seeds(master, first, last)
-        replay = np.arange(first, last) < counterfactuals
-        block = simulate_block(loaded, seeds, fixed=points[point] if has_points else None,
-                               counterfactuals=replay, rounds=first < rounds)
-        key = {"run": np.arange(first, last, dtype=np.int64)}
-        if has_points:
-            key = {"point": np.full(last - first, point, dtype=np.int64), **key}
+    blocks: list[list[tuple]] = []
+    for seg in segments:
+        if blocks and blocks[-1][-1][3] == seg[3]:
+            blocks[-1].append(seg)
+        else:
+            blocks.append([seg])
+    for block_segments in blocks:
+        run_idx = np.concatenate([np.arange(a, b, dtype=np.int64)
+                                  for _, a, b, _ in block_segments])
+        point_idx = np.concatenate([np.full(b - a, p, dtype=np.int64)
+                                    for p, a, b, _ in block_segments])
+        seeds = np.concatenate([run_seeds(master, a, b) for _, a, b, _ in block_segments])
+        fixed = {path: np.array([points[p][path] for p in point_idx]) for path in point_paths} \
+            if has_points else None
+        with_rounds = block_segments[0][3]
+        block = simulate_block(loaded, seeds, fixed=fixed, counterfactuals=run_idx <
+                               counterfactuals, rounds=with_rounds)
+        key = {"point": point_idx, "run": run_idx} if has_points else {"run": run_idx}
         parts.append(_table(runs_schema_, {**key, "seed": block["seeds"],
                                            **block["columns"]}))
-        if first < rounds:
+        if with_rounds:
             rc = block["rounds"]
-            rkey = {"run": first + rc["run"]}
-            if has_points:
-                rkey = {"point": np.full(len(rc["run"]), point, dtype=np.int64), **rkey}
-            round_parts.append(_table(rounds_schema(loaded, has_points),
-                                      {**rc, **rkey}))
+            row = rc["run"]  # the row of the run in the block
+            rkey = {"point": point_idx[row], "run": run_idx[row]} if has_points else \
+                {"run": run_idx[row]}
+            round_parts.append(_table(rounds_schema(loaded, has_points), {**rc, **rkey}))
     runs_table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if not rounds:
         return runs_table, None
@@ -214,8 +224,9 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     """Run an experiment: `runs` runs of `scenario` (a loaded scenario or a file) from master
     seed `seed` (defaults: the scenario's own), at every point of `points` if given.
 
-    - `rounds`: also keep the round-by-round table (one row per run and round) of the first
-      10,000 runs (of each point); a number: of the first that many runs; False: none.
+    - `rounds`: also keep the round-by-round table (one row per run and round): True, of the
+      first 10,000 runs (none for the points of a study); a number N, of the first N runs (of
+      each point); False: none.
     - `out`: a results root; the experiment is written to (or, if already complete and sound,
       reused from) `<out>/<scenario>/<experiment id>/`. Without it the tables stay in memory.
     - `workers`: processes of a pool made here (1: the current process); `executor`: any
@@ -240,8 +251,10 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     chunk = default_chunk_size(total) if chunk is None else check_runs(chunk, what="--chunk-size")
     if executor is None:
         workers = check_workers(workers, log)
-    round_runs = min(runs, ROUND_RUNS if rounds is True else 0 if rounds in (False, None)
-                     else check_runs(rounds, what="--round-runs"))
+    if rounds is True:  # the default: as for counterfactuals, none for the points of a study
+        rounds = 0 if points else ROUND_RUNS
+    round_runs = min(runs, 0 if rounds in (False, None) else
+                     check_runs(rounds, what="--round-runs"))
     if counterfactuals is None:
         counterfactuals = 0 if points else COUNTERFACTUAL_RUNS
     counterfactuals = check_runs(counterfactuals, what="--counterfactual-runs") \

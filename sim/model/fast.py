@@ -311,7 +311,8 @@ def _draw_plan(loaded, plan):
 def parameter_matrix(loaded, seeds, fixed: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The parameter vectors of a block of runs (one row per run: numbers, then flags as 0/1)
     and the drawn uncertain parameters (one column per uncertain parameter): the same values
-    `LoadedScenario.draw` gives, computed in the kernel."""
+    `LoadedScenario.draw` gives, computed in the kernel. `fixed`: path -> a value for every
+    run, or an array of one value per run."""
     plan = _plan(loaded)
     seeds = np.asarray(seeds, dtype=np.int64)
     kind, a, b, m, cum, val, last, row, cols = _draw_plan(loaded, plan)
@@ -325,10 +326,11 @@ def parameter_matrix(loaded, seeds, fixed: dict | None = None) -> tuple[np.ndarr
         drawn[:, j] = loaded.uncertain[j][1].quantile(u[:, j])
         P[:, cols[j]] = drawn[:, j]
     names = [p for p, _ in loaded.uncertain]
-    for path, value in (fixed or {}).items():
-        P[:, plan.cols[path]] = float(value)
+    for path, value in (fixed or {}).items():  # one value, or one per run
+        value = np.asarray(value, dtype=np.float64)
+        P[:, plan.cols[path]] = value
         if path in names:
-            drawn[:, names.index(path)] = float(value)
+            drawn[:, names.index(path)] = value
     return P, drawn
 
 
@@ -1429,7 +1431,9 @@ def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals=
     if errors.any():  # the reference model names the event and the value, and stops
         from .run import simulate
 
-        simulate(loaded, int(seeds[int(np.argmax(errors))]), fixed=fixed)
+        i = int(np.argmax(errors))
+        simulate(loaded, int(seeds[i]), fixed={k: float(np.broadcast_to(v, (len(seeds),))[i])
+                                               for k, v in (fixed or {}).items()})
         raise RuntimeError("the fast path met a non-finite value the reference did not")
     return _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, Pout, rounds,
                     r_f, r_status, r_mandate, contributors, names)
@@ -1490,7 +1494,7 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds
         col[f"param.{path}"] = drawn[:, p_i]
     for path, value in (fixed or {}).items():
         if path not in dict(loaded.uncertain):
-            col[f"param.{path}"] = np.full(n, float(value))
+            col[f"param.{path}"] = np.broadcast_to(np.asarray(value, np.float64), (n,)).copy()
     col["formed"] = formed
     col["reason"] = _labels(reason, REASONS)
     col["rounds_run"] = ints[:, 0]

@@ -1,0 +1,258 @@
+"""The speed targets (issue "Speed near the limit"), measured on this machine, whole commands
+where the target says so. Prints one line per figure and writes them to
+benchmarks/latest.txt.
+
+    python benchmarks/bench_speed.py            # every target (about 5 minutes on 2 cores)
+    python benchmarks/bench_speed.py --quick    # smaller counts, a smoke check (no targets)
+
+Figures: `python run.py` (300 runs: results folder, summary, plots and report) until its
+summary is printed and until it ends; `run --runs 4000 --workers 2` and 100,000 and 1,000,000
+runs, whole command (runs/s, peak memory); the runner against `mesa.batch_run` on the same
+Mesa model and runs; a Sobol analysis of 10 parameters (N=512, second order, 10 runs a point);
+counterfactual attribution on 10,000 runs; the cost of one run in the Mesa reference model and
+in the compiled fast path, and how the fast path's time divides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+LINES: list[str] = []
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+    LINES.append(line)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def command(args: list[str], out: str) -> tuple[float, float | None, float]:
+    """Run `python run.py ARGS --out OUT`: (wall seconds, seconds until the summary's first
+    line was printed, peak resident memory in MB)."""
+    cmd = [sys.executable, str(ROOT / "run.py"), *args, "--out", out, "--no-progress"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    first = None
+    for line in proc.stdout:
+        if first is None and line.strip():
+            first = time.perf_counter() - t0
+    if proc.wait() != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, first, max(peak, before) / 1024
+
+
+def bench_default_command(repeats: int) -> None:
+    """`python run.py`: the baseline, 300 runs, into a fresh results folder each time."""
+    firsts, walls = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            wall, first, _ = command(["run", str(BASELINE.relative_to(ROOT))], tmp)
+        firsts.append(first)
+        walls.append(wall)
+    f, w = statistics.median(firsts), statistics.median(walls)
+    say(f"python run.py (baseline, 300 runs, new results folder): summary printed after "
+        f"{f:.2f} s, command done (plots and report) after {w:.2f} s (median of {repeats}); "
+        f"target summary within 1 s: {verdict(f < 1.0)}")
+
+
+def bench_runs(runs: int, target: float | None, workers: int = 2) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        wall, _, mb = command(["run", str(BASELINE), "--runs", str(runs), "--workers",
+                               str(workers)], tmp)
+    rate = runs / wall
+    goal = f"; target >= {target:,.0f} runs/s: {verdict(rate >= target)}" if target else ""
+    say(f"run --runs {runs:,} --workers {workers} (whole command): {wall:.1f} s, "
+        f"{rate:,.0f} runs/s, peak memory {mb:,.0f} MB{goal}")
+    return wall
+
+
+def bench_million(runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        wall, _, mb = command(["run", str(BASELINE), "--runs", str(runs), "--workers", "2"],
+                              tmp)
+    say(f"run --runs {runs:,} --workers 2 (whole command): {wall:.1f} s ({runs / wall:,.0f} "
+        f"runs/s), peak memory {mb:,.0f} MB; target under 60 s and 500 MB: "
+        f"{verdict(wall < 60 and mb < 500)}")
+
+
+# ------------------------------------------------------------------ against mesa.batch_run
+
+import mesa  # noqa: E402
+from mesa.datacollection import DataCollector  # noqa: E402
+
+from sim.model.model import NegotiationModel  # noqa: E402
+from sim.rng import run_seed  # noqa: E402
+
+_LOADED = None
+
+
+class BatchModel(NegotiationModel):
+    """The reference model as mesa.batch_run runs it: keyword parameters, a data collector of
+    the outcome collected every round (batch_run reads the last); run i has the runner's seed
+    for run i of master seed 1."""
+
+    def __init__(self, run: int = 0):
+        global _LOADED
+        if _LOADED is None:
+            from sim.scenario import load_scenario
+            _LOADED = load_scenario(BASELINE)
+        super().__init__(_LOADED, run_seed(1, run))
+        self.datacollector = DataCollector(model_reporters={
+            "formed": lambda m: m.milestone["formed"] is not None})
+
+    def step(self):
+        super().step()
+        self.datacollector.collect(self)
+
+
+def bench_batch_run(runs: int) -> None:
+    from mesa.batchrunner import batch_run
+
+    from sim.experiments import run_experiment
+    from sim.scenario import load_scenario
+
+    t0 = time.perf_counter()
+    out = batch_run(BatchModel, parameters={"run": range(runs)}, number_processes=2, iterations=1,
+                    data_collection_period=-1, max_steps=1000, display_progress=False)
+    batch = runs / (time.perf_counter() - t0)
+    assert len(out) == runs
+    loaded = load_scenario(BASELINE)
+    run_experiment(loaded, 50, 1, workers=2, log=lambda *a: None)  # the kernel loaded
+    t0 = time.perf_counter()
+    res = run_experiment(loaded, runs, 1, workers=2, rounds=False, counterfactuals=0,
+                         log=lambda *a: None)
+    ours = runs / (time.perf_counter() - t0)
+    formed_batch = sorted(r["run"] for r in out if r["formed"])
+    formed_ours = sorted(int(i) for i in res.runs.loc[res.runs["formed"], "run"])
+    same = formed_batch == formed_ours
+    say(f"mesa.batch_run, {runs:,} runs of the Mesa model, 2 processes: {batch:,.0f} runs/s; "
+        f"run_experiment, the same runs, 2 workers: {ours:,.0f} runs/s; ratio "
+        f"{ours / batch:,.1f}x (same runs formed: {'yes' if same else 'NO'}); "
+        f"target >= 10x: {verdict(ours / batch >= 10 and same)}")
+
+
+# ------------------------------------------------------------------ studies and replays
+
+def bench_sobol(base: int) -> None:
+    from sim.analysis.studies import sensitivity
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(BASELINE)
+    params = [(p, tuple(map(float, d.support()))) for p, d in loaded.uncertain][:10]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        study = sensitivity(loaded, "sobol", params, base, runs=10, seed=1, workers=2,
+                            second_order=True, out=tmp, log=lambda *a: None)
+    wall = time.perf_counter() - t0
+    points = study.info["points"]
+    say(f"Sobol analysis, {len(params)} parameters, N={base}, second order, 10 runs a point: "
+        f"{points:,} points, {points * 10:,} runs, 2 workers, runs saved then analysed: "
+        f"{wall:.1f} s; target under 30 s: {verdict(wall < 30)}")
+
+
+def bench_counterfactuals(runs: int) -> None:
+    from sim.experiments import run_experiment
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(BASELINE)
+    timing = {}
+    for cf in (0, runs):
+        t0 = time.perf_counter()
+        run_experiment(loaded, runs, 1, workers=2, rounds=False, counterfactuals=cf,
+                       log=lambda *a: None)
+        timing[cf] = time.perf_counter() - t0
+    say(f"counterfactual attribution on {runs:,} baseline runs (2 workers): {timing[runs]:.2f} s "
+        f"with the replays, {timing[0]:.2f} s without; target under 10 s: "
+        f"{verdict(timing[runs] < 10)}")
+
+
+# ------------------------------------------------------------------ where the time goes
+
+def bench_per_run(runs: int) -> None:
+    from sim.experiments.runner import compute_chunk
+    from sim.model import fast, simulate
+    from sim.rng import run_seeds
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(BASELINE)
+    seeds = run_seeds(1, 0, runs)
+    n_ref = max(50, runs // 20)
+    t0 = time.perf_counter()
+    for s in seeds[:n_ref]:
+        simulate(loaded, int(s))
+    ref = (time.perf_counter() - t0) / n_ref
+    t0 = time.perf_counter()
+    for s in seeds[:n_ref]:
+        simulate(loaded, int(s), counterfactuals=True)
+    ref_cf = (time.perf_counter() - t0) / n_ref
+    fast.simulate_block(loaded, seeds[:10])
+    plan = fast._plan(loaded)
+    t0 = time.perf_counter()
+    fast.parameter_matrix(loaded, seeds)
+    draw = (time.perf_counter() - t0) / runs
+    t0 = time.perf_counter()
+    fast.simulate_block(loaded, seeds, counterfactuals=False)
+    whole = (time.perf_counter() - t0) / runs
+    t0 = time.perf_counter()
+    fast.simulate_block(loaded, seeds, counterfactuals=True)
+    whole_cf = (time.perf_counter() - t0) / runs
+    t0 = time.perf_counter()
+    compute_chunk(loaded, 1, 0, runs, counterfactuals=0)
+    chunk = (time.perf_counter() - t0) / runs
+    t0 = time.perf_counter()
+    compute_chunk(loaded, 1, 0, runs, rounds=runs, counterfactuals=0)
+    chunk_rounds = (time.perf_counter() - t0) / runs
+    n_states = plan.k.shape[0]
+    say(f"one baseline run ({n_states} states that may contribute, up to {plan.rounds} rounds): "
+        f"Mesa reference {ref * 1e3:.2f} ms ({ref_cf * 1e3:.2f} ms with counterfactual "
+        f"replays); fast path {whole * 1e6:.0f} us ({whole_cf * 1e6:.0f} us with replays), "
+        f"{ref / whole:,.0f}x the reference")
+    say(f"fast path, per run: parameters drawn {draw * 1e6:.1f} us; kernel and outcome columns "
+        f"{whole * 1e6:.0f} us; as an Arrow table {chunk * 1e6:.0f} us; with its round records "
+        f"{chunk_rounds * 1e6:.0f} us (one core, {runs:,} runs)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    import numba
+
+    say(f"machine: {os.cpu_count()} cores; Python {sys.version.split()[0]}; Mesa "
+        f"{mesa.__version__}; numba {numba.__version__}; {time.strftime('%Y-%m-%d')}")
+    from sim.model.fast import announce_compilation
+    announce_compilation()
+    q = args.quick
+    bench_per_run(2_000 if q else 10_000)
+    bench_default_command(2 if q else 5)
+    bench_runs(4_000, None if q else 2_000)
+    bench_runs(20_000 if q else 100_000, None if q else 20_000)
+    if not q:
+        bench_million(1_000_000)
+    bench_batch_run(300 if q else 2_000)
+    bench_counterfactuals(2_000 if q else 10_000)
+    bench_sobol(16 if q else 512)
+    if not q:
+        (ROOT / "benchmarks" / "latest.txt").write_text("\n".join(LINES) + "\n")
+
+
+if __name__ == "__main__":
+    main()
