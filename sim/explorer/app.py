@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import html
 import io
+import os
 import sys
 import threading
 import traceback
@@ -57,7 +58,7 @@ def _warm_up() -> None:
         pass
 
 
-if FOLDERS is not None:
+if FOLDERS is not None and os.environ.get(files.USER_FOLDER_ENV):  # started by run.py explore
     threading.Thread(target=_warm_up, name="isf-warm-up", daemon=True).start()
 
 

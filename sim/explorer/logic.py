@@ -313,6 +313,7 @@ def run_to(loaded: LoadedScenario, seed: int, round_: int) -> NegotiationModel:
     model = start_run(loaded, seed)
     while model.running and model.round < round_:
         model.step()
+    release(model)  # the page only reads it: Mesa's registry must not keep every round alive
     return model
 
 
