@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import yaml  # noqa: E402
 
 from .. import vocabulary as vocab  # noqa: E402
 from ..analysis.summary import newcombe, wilson  # noqa: E402
-from ..model import NegotiationModel, simulate  # noqa: E402
+from ..model import NegotiationModel, release  # noqa: E402
 from ..scenario import LoadedScenario, get_path, load_scenario, parse_override  # noqa: E402
+from ..scenario.quantity import DISTRIBUTIONS, is_distribution  # noqa: E402
 from . import files  # noqa: E402
 
 ROOT = files.ROOT
@@ -48,7 +50,8 @@ class Control:
 
     `original` is the parameter as the scenario gives it: a number, or a distribution. A number
     gets a slider of its value; a distribution gets a range slider that moves (and stretches)
-    it, and a switch that fixes one value instead."""
+    it, keeping its shape, and a switch that fixes one value instead. `low` and `high` are the
+    parameter's valid range (the schema's), which no setting leaves."""
 
     path: str
     label: str
@@ -57,16 +60,24 @@ class Control:
     high: float
     original: object
     step: float = 0.01
+    note: str = ""
 
     @property
     def uncertain(self) -> bool:
-        return not isinstance(self.original, int | float)
+        return is_distribution(self.original)
+
+    @property
+    def movable(self) -> bool:
+        """A distribution whose range the slider can move (a known form with a support of
+        some width)."""
+        return self.uncertain and moved(self.original, *self.support) is not None
 
     @property
     def initial(self) -> float:
         """The scenario's value, or a distribution's central value (where a fixed value
         starts when the user switches to one)."""
-        return float(self.original) if not self.uncertain else float(self.original.nominal())
+        x = float(self.original.nominal()) if self.uncertain else float(self.original)
+        return min(max(x, self.low), self.high)
 
     @property
     def support(self) -> tuple[float, float]:
@@ -83,39 +94,66 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
-def controls(loaded: LoadedScenario) -> list[Control]:
-    """The sliders: each contributor's willingness, each domestic opposition, Israel's threat
-    score of each contributor, and the convener's pressure, each over its valid range."""
-    out = []
-    contributors = [c for c, s in loaded.scenario.countries.items() if s.role == "contributor"]
+def unnamed(loaded: LoadedScenario) -> set[str]:
+    """The unnamed candidates ('Other 1', ...) that the scenario's `others` template makes:
+    a file names none of them, so the page sets them through the template."""
+    others = loaded.scenario.others
+    return set() if others is None else {f"{others.name} {i}"
+                                         for i in range(1, others.count + 1)}
 
-    def control(path, label, group, default):
+
+def controls(loaded: LoadedScenario) -> list[Control]:
+    """The sliders: each named contributor's willingness and domestic opposition, those of the
+    unnamed candidates (one template for them all), Israel's threat score of each named
+    contributor and of a state it does not list, and the convener's pressure, each over its
+    valid range."""
+    out = []
+    others = loaded.scenario.others
+    extra = unnamed(loaded)
+    named = [c for c, s in loaded.scenario.countries.items()
+             if s.role == "contributor" and c not in extra]
+    template = others is not None and others.count > 0 and others.country.role == "contributor"
+    many = f"{others.name} 1 to {others.name} {others.count}" if template else ""
+
+    def control(path, label, group, default=None, note=""):
         try:
             original = get_path(loaded.tree, path)
-        except (KeyError, IndexError):
+        except (KeyError, IndexError, TypeError, ValueError):
             original = default
+        if original is None:
+            return
         rng = loaded.bounds.get(path)
         low = rng.lo if rng is not None and rng.lo is not None else 0.0
         high = rng.hi if rng is not None and rng.hi is not None else 1.0
-        out.append(Control(path, label, group, float(low), float(high), original))
+        out.append(Control(path, label, group, float(low), float(high), original, note=note))
 
-    for c in contributors:
-        control(f"countries.{c}.willingness", f"{c}: willingness", "Willingness", 0.0)
-    for c in contributors:
+    for c in named:
+        control(f"countries.{c}.willingness", f"{c}: willingness", "Willingness")
+    if template:
+        control("others.country.willingness", f"Unnamed candidates ({many}): willingness",
+                "Willingness", note="each draws its own value")
+    for c in named:
         if loaded.scenario.countries[c].domestic is not None:
             control(f"countries.{c}.domestic.opposition_strength",
-                    f"{c}: opposition strength", "Domestic opposition", 0.0)
-    default = float(loaded.tree["israel"]["default_threat"])
-    for c in contributors:
-        control(f"israel.threat.{c}", f"Israel's threat score of {c}", "Israel", default)
-    control("convener.pressure", "US pressure on Israel", "Convener", 0.0)
+                    f"{c}: opposition strength", "Domestic opposition")
+    if template and others.country.domestic is not None:
+        control("others.country.domestic.opposition_strength",
+                f"Unnamed candidates ({many}): opposition strength", "Domestic opposition")
+    default = get_path(loaded.tree, "israel.default_threat")
+    listed = loaded.tree["israel"].get("threat") or {}
+    for c in named:
+        control(f"israel.threat.{c}", f"Israel's threat score of {c}", "Israel", default,
+                note="" if c in listed else "Israel's default")
+    control("israel.default_threat", "Israel's threat score of a state it does not list"
+            + (f" ({many})" if template else ""), "Israel")
+    control("convener.pressure", "US pressure on Israel", "Convener")
     return out
 
 
 def valid_setting(c: Control, setting) -> dict | None:
     """A setting as the page stores it, checked (a browser may send anything): `{"fix": v}` or,
-    for a distribution, `{"range": (lo, hi)}`, clipped to the slider's range; None if it
-    cannot be used."""
+    for a distribution, `{"range": (lo, hi)}`, clipped to the parameter's valid range; None if
+    it cannot be used."""
     if not isinstance(setting, dict):
         return None
 
@@ -127,7 +165,7 @@ def valid_setting(c: Control, setting) -> dict | None:
     if "fix" in setting:
         v = num(setting["fix"])
         return None if v is None else {"fix": v}
-    if "range" in setting and c.uncertain and moved(c.original, 0.0, 1.0) is not None:
+    if "range" in setting and c.movable:
         r = setting["range"]
         if not isinstance(r, list | tuple) or len(r) != 2:
             return None
@@ -141,65 +179,118 @@ def valid_setting(c: Control, setting) -> dict | None:
     return None
 
 
+def _r(x: float) -> float:
+    """A number as an override writes it (6 decimals: the sliders move by 0.01)."""
+    return round(float(x), 6) + 0.0  # + 0.0: never -0.0
+
+
 def moved(dist, lo: float, hi: float) -> dict | None:
-    """`dist` mapped linearly from its support onto [lo, hi] (same shape, moved and stretched),
-    as a scenario mapping; None for a form this does not know."""
-    form = dist.model_dump(exclude_none=True, exclude={"source"})
-    a, b = (float(x) for x in dist.support())
-    if not b > a:
+    """`dist` mapped linearly from its support onto [lo, hi], as a scenario mapping: the same
+    shape, moved and stretched (a uniform stays uniform; a triangular keeps its mode where it
+    was relative to the range; a truncated normal its mean and sd relative to the range; a
+    beta its shape; a choice its values' spacing and weights). Every point it gives lies in
+    [lo, hi], and the mapping is checked by the schema's own model of the form. None for a
+    form this does not know, a support without width, or numbers the schema refuses."""
+    try:
+        a, b = (float(x) for x in dist.support())
+        lo, hi = float(lo), float(hi)
+    except (AttributeError, TypeError, ValueError):
         return None
+    if not (math.isfinite(a) and math.isfinite(b) and b > a and math.isfinite(lo)
+            and math.isfinite(hi) and hi > lo):
+        return None
+    form = dist.model_dump(exclude_none=True, exclude={"source"})
     scale = (hi - lo) / (b - a)
+    lo, hi = _r(lo), _r(hi)
 
-    def f(x):
-        return round(lo + (float(x) - a) * scale, 6)
+    def f(x):  # a point of the support, mapped and kept inside [lo, hi]
+        return min(max(_r(lo + (float(x) - a) * scale), lo), hi)
 
-    lo, hi = round(lo, 6), round(hi, 6)
     if "uniform" in form:
-        return {"uniform": [lo, hi]}
-    if "triangular" in form:
-        return {"triangular": [lo, f(form["triangular"][1]), hi]}
-    if "truncnormal" in form:
+        out = {"uniform": [lo, hi]}
+    elif "triangular" in form:
+        out = {"triangular": [lo, f(form["triangular"][1]), hi]}
+    elif "truncnormal" in form:
         mean, sd = form["truncnormal"][:2]
-        return {"truncnormal": [f(mean), round(float(sd) * scale, 6), lo, hi]}
-    if "beta" in form:
-        return {"beta": [*form["beta"][:2], lo, hi]}
-    if "choice" in form:
+        out = {"truncnormal": [_r(lo + (float(mean) - a) * scale),
+                               max(_r(float(sd) * scale), 1e-6), lo, hi]}
+    elif "beta" in form:
+        out = {"beta": [float(x) for x in form["beta"][:2]] + [lo, hi]}
+    elif "choice" in form:
         out = {"choice": [f(v) for v in form["choice"]]}
         if form.get("weights") is not None:
-            out["weights"] = list(form["weights"])
-        return out
-    return None
+            out["weights"] = [float(w) for w in form["weights"]]
+    else:
+        return None
+    try:
+        form_of(out)
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        return None
+    return out
+
+
+def range_of(c: Control, lo: float, hi: float) -> dict:
+    """The distribution of `c` moved onto [lo, hi], checked against the parameter's valid
+    range (ValueError, in plain words, if it cannot be)."""
+    out = moved(c.original, lo, hi)
+    if out is None:
+        raise ValueError(f"{c.label}: the range {_fmt(lo)} to {_fmt(hi)} cannot hold "
+                         f"{c.describe()}")
+    s_lo, s_hi = form_of(out).support()
+    if s_lo < c.low - 1e-9 or s_hi > c.high + 1e-9:
+        raise ValueError(f"{c.label}: must lie in [{_fmt(c.low)}, {_fmt(c.high)}]")
+    return out
+
+
+def unchanged(c: Control, setting: dict | None) -> bool:
+    """Whether a (valid) setting leaves the parameter as the scenario gives it: a slider shows
+    its value on its step grid, so within half a step it was not moved (a distribution's
+    range put back where it was, or a number's slider touched and returned)."""
+    if setting is None:
+        return True
+    half = c.step / 2 + 1e-9
+    if "fix" in setting:
+        return not c.uncertain and abs(setting["fix"] - c.initial) <= half
+    (lo, hi), (a, b) = setting["range"], c.support
+    return abs(lo - a) <= half and abs(hi - b) <= half
 
 
 def describe_setting(c: Control, setting: dict | None) -> str:
     """What the parameter is now, in words, for the page."""
-    if setting is None:
-        return f"{c.describe()} (as in the scenario)"
+    note = f"; {c.note}" if c.note else ""
+    if unchanged(c, setting):
+        return f"{c.describe()} (as in the scenario{note})"
     if "fix" in setting:
         return f"fixed at {_fmt(setting['fix'])}" + (
-            f" (the scenario draws it: {c.describe()})" if c.uncertain else "")
+            f" (the scenario draws it: {c.describe()})" if c.uncertain else
+            f" (the scenario: {c.describe()})")
     lo, hi = setting["range"]
-    return f"{_fmt(lo)} to {_fmt(hi)}, same shape (the scenario: {c.describe()})"
+    try:
+        shown = form_of(range_of(c, lo, hi)).describe()
+    except ValueError:
+        shown = f"{_fmt(lo)} to {_fmt(hi)}"
+    return f"{shown}, moved from the scenario's {c.describe()}"
+
+
+def form_of(mapping: dict):
+    """A distribution written as a scenario mapping, as the schema reads it."""
+    return DISTRIBUTIONS[next(k for k in mapping if k in DISTRIBUTIONS)].model_validate(mapping)
 
 
 def overrides(loaded: LoadedScenario, settings: dict, mandate: list[str]) -> list[str]:
     """The `--set` overrides that turn the scenario into the page's current settings: only the
     parameters the user changed, and the mandate if a task was switched. A parameter not
-    touched stays exactly as in the scenario (a distribution stays a distribution)."""
+    touched stays exactly as in the scenario (a distribution stays a distribution); a moved
+    range is the same distribution over the new range; only the switch fixes one value."""
     out = []
     for c in controls(loaded):
         s = valid_setting(c, settings.get(c.path))
-        if s is None:
+        if unchanged(c, s):
             continue
         if "fix" in s:
-            # a slider shows its value on its step grid: within half a step it was not moved
-            if c.uncertain or abs(s["fix"] - c.initial) > c.step / 2 + 1e-9:
-                out.append(f"{c.path}={round(s['fix'], 6)}")
-            continue
-        lo, hi = s["range"]
-        a, b = c.support
-        if abs(lo - a) > c.step / 2 + 1e-9 or abs(hi - b) > c.step / 2 + 1e-9:
-            text = yaml.safe_dump(moved(c.original, lo, hi), default_flow_style=True,
+            out.append(f"{c.path}={_r(s['fix'])}")
+        else:
+            text = yaml.safe_dump(range_of(c, *s["range"]), default_flow_style=True,
                                   width=1000).strip()
             out.append(f"{c.path}={text}")
     if list(mandate) != list(loaded.scenario.mandate):
@@ -222,56 +313,93 @@ def run_to(loaded: LoadedScenario, seed: int, round_: int) -> NegotiationModel:
     model = start_run(loaded, seed)
     while model.running and model.round < round_:
         model.step()
+    release(model)  # the page only reads it: Mesa's registry must not keep every round alive
     return model
-
-
-# what must change for a round to count as having moved the negotiation (pressure and clarity
-# drift every round and do not count)
-_STATE = ("mandate", "mandate_accepted", "committed_troops", "approved_troops",
-          "deployed_troops")
 
 
 @dataclass(frozen=True)
 class RunStory:
-    """The whole run of a seed, known up front, so the timeline can offer every round."""
+    """The whole run of a seed, known up front, so that the timeline can offer every round:
+    its outcome, its last round, its decisive round, and what changed in each round (round ->
+    lines such as "Indonesia: pledged, awaiting approval")."""
 
     outcome: dict
     last_round: int
     decisive_round: int
+    changes: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def decisive_why(self) -> str:
+        if self.outcome.get("formed"):
+            return "the force formed"
+        if self.outcome.get("reason") == vocab.COLLAPSE:
+            return "the talks collapsed"
+        return "the last round in which a status, the mandate or the troops changed"
+
+
+def _snapshot(model: NegotiationModel) -> tuple[dict, tuple]:
+    """What a round can change that counts: each country's shown status, the mandate and
+    Israel's consent to it, and the committed, approved and deployed troops (pressure and
+    clarity drift every round and do not count)."""
+    statuses = {c: shown_status(a) for c, a in model.countries.items()}
+    return statuses, (model.mandate, model.israel.mandate_accepted, model.committed_troops(),
+                      model.approved_troops()[0], model.deployed_troops())
 
 
 def story(loaded: LoadedScenario, seed: int) -> RunStory:
-    """The run's outcome, its last round and its decisive round: the round the force formed,
-    or, for a run that failed, the last round in which any status, the mandate or the troops
-    changed (after it, the talks only ran out the clock)."""
-    rec = simulate(loaded, seed, rounds=True)
-    rows = rec.rounds or []
-    last = len(rows)
-    if rec.outcome.get("formed") and rec.outcome.get("formed_round"):
-        return RunStory(rec.outcome, last, int(rec.outcome["formed_round"]))
-
-    def state(row):
-        return tuple(row.get(k) for k in _STATE) + tuple(
-            v for k, v in sorted(row.items()) if k.startswith("status."))
-
-    decisive = 1
-    for r in range(2, last + 1):
-        if state(rows[r - 1]) != state(rows[r - 2]):
-            decisive = r
-    return RunStory(rec.outcome, last, min(decisive, max(last, 1)))
+    """The run of this seed, stepped once to its end (the Mesa model, as `trace` runs it):
+    its outcome, its last round, what changed in each round, and its decisive round: the
+    round the force formed; for a run that failed, the round the talks collapsed, or else the
+    last round in which any status, the mandate or the troops changed (after it, the talks
+    only ran out the clock)."""
+    model = NegotiationModel(loaded, seed)
+    labels = {t: spec.label for t, spec in loaded.scenario.tasks.items()}
+    before = _snapshot(model)
+    changes: dict[int, list[str]] = {}
+    moved_last = 1
+    while model.running:
+        model.step()
+        now = _snapshot(model)
+        lines = [f"{c}: {status_label(s)}" for c, s in now[0].items() if before[0].get(c) != s]
+        if now[1][0] != before[1][0]:
+            lines.append("mandate: " + (", ".join(labels.get(t, t) for t in now[1][0])
+                                        or "no tasks"))
+        if now[1][1] != before[1][1]:
+            lines.append("Israel " + ("accepts" if now[1][1] else "refuses") + " the mandate")
+        if lines or now[1] != before[1]:
+            moved_last = model.round
+        if lines:
+            changes[model.round] = lines
+        before = now
+    outcome = model.outcome()
+    release(model)
+    last = model.round
+    if outcome.get("formed") and outcome.get("formed_round"):
+        decisive = int(outcome["formed_round"])
+    elif outcome.get("reason") == vocab.COLLAPSE:
+        decisive = last
+    else:
+        decisive = moved_last
+    return RunStory(outcome, last, min(max(decisive, 1), max(last, 1)), changes)
 
 
 # --------------------------------------------------------------------------- batches
 
+#: runs a batch of the page may have (the page's slider; anything a browser sends is clipped)
+RUNS_MIN, RUNS_MAX = 100, 1000
+
 
 @dataclass
 class Batch:
-    """One batch of runs on the page: its settings and what it gave."""
+    """One batch of runs on the page: the scenario, its settings changed from the file (as
+    `--set` overrides), the seed, what it gave, and how long it took."""
 
     number: int
     settings: list[str]
     seed: int
     summary: dict = field(repr=False)
+    scenario: str = ""
+    seconds: float = 0.0
 
     @property
     def runs(self) -> int:
@@ -286,6 +414,40 @@ class Batch:
         return self.formed / self.runs if self.runs else float("nan")
 
 
+def run_batch(loaded: LoadedScenario, runs: int, seed: int, *, settings=(), number: int = 1,
+              scenario: str = "", on_progress=None) -> Batch:
+    """A batch of the page: `runs` runs of the loaded scenario (its settings applied) from
+    master seed `seed`, through the one entry point (`run_experiment`, which computes them by
+    the compiled fast path), summarised as `run.py run` summarises them, with the same
+    numbers. The page shows no counterfactual shares, so the batch replays no run with its
+    blockers lifted, and it keeps no round-by-round table: the runs and the summary are all
+    the page needs (the time from a click to the odds, `benchmarks/explorer_batch.py`)."""
+    from ..analysis.summary import Accumulator, summarise
+    from ..experiments import run_experiment
+
+    n = min(max(int(runs), RUNS_MIN), RUNS_MAX)
+    started = time.perf_counter()
+    # the runs are computed on threads (the compiled kernel releases the GIL): every core
+    experiment = run_experiment(loaded, n, seed, rounds=False, workers=min(4, os.cpu_count() or 1),
+                                chunk=max(100, -(-n // 4)), on_progress=on_progress,
+                                log=lambda message: None, counterfactuals=0)
+    table = experiment.table("runs")
+    frame = table.select(Accumulator.columns(table.column_names)).to_pandas()
+    summary = summarise(frame, loaded, seed, counterfactual_runs=0)
+    return Batch(number, list(settings), seed, summary, scenario or loaded.name,
+                 time.perf_counter() - started)
+
+
+def warm_up(folders: files.Folders, log=None) -> None:
+    """Load the fast path's compiled kernel from numba's disk cache (or compile it, the first
+    time, which takes about a minute and is said so), by a small batch of the baseline: the
+    page calls this as the server starts, so that its first batch does not wait for it."""
+    from ..model.fast import announce_compilation
+
+    announce_compilation(log or (lambda message: None))
+    run_batch(load(folders, "baseline.yaml"), RUNS_MIN, 1)
+
+
 def difference(batch: Batch, reference: Batch) -> tuple[float, float, float]:
     """P(force forms) of `batch` minus that of `reference`, with its 95% interval (Newcombe's
     method, which treats the batches as independent: with one seed they share their draws,
@@ -295,19 +457,23 @@ def difference(batch: Batch, reference: Batch) -> tuple[float, float, float]:
 
 def history_rows(batches: list[Batch], reference: int | None = None) -> list[dict]:
     """One row per batch: its probability and interval, and its difference from the previous
-    batch (or from batch `reference`, when given and present)."""
+    batch (or from batch `reference`, when given and still in the history) in percentage
+    points, with its 95% interval and whether it exceeds Monte Carlo noise (the interval
+    excludes zero)."""
     by_number = {b.number: b for b in batches}
+    chosen = by_number.get(reference) if reference is not None else None
     rows = []
     for i, b in enumerate(batches):
         lo, hi = wilson(b.formed, b.runs)
-        ref = by_number.get(reference) if reference is not None else \
-            (batches[i - 1] if i else None)
-        row = {"batch": b.number, "settings": "; ".join(b.settings) or "as in the scenario",
+        ref = chosen if chosen is not None else (batches[i - 1] if i else None)
+        row = {"batch": b.number, "scenario": b.scenario,
+               "settings": "; ".join(b.settings) or "as in the scenario file",
                "seed": b.seed, "runs": b.runs, "p": b.probability, "ci": (lo, hi),
-               "reference": None, "diff": None}
+               "seconds": b.seconds, "reference": None, "diff": None, "exceeds_noise": None}
         if ref is not None and ref is not b:
             d, dlo, dhi = difference(b, ref)
-            row.update(reference=ref.number, diff=(d, dlo, dhi))
+            row.update(reference=ref.number, diff=(d, dlo, dhi),
+                       exceeds_noise=bool(dlo > 0 or dhi < 0))
         rows.append(row)
     return rows
 
@@ -319,7 +485,11 @@ def pp(x: float) -> str:
 
 # --------------------------------------------------------------------------- the network
 
-NEEDS_NO_APPROVAL = "needs_no_approval"  # a display category of the page, not a model status
+#: a display category of the page, not a model status: a pledge that stands and puts no one
+#: into Gaza (no troops or logistics personnel, vocabulary.IN_GAZA), so Israel reviews none
+#: of it; the model gives it the status `approved`, which must not look approved by Israel
+NEEDS_NO_APPROVAL = "needs_no_approval"
+NEEDS_NO_APPROVAL_LABEL = "pledge stands, needs no approval (no one sent into Gaza)"
 
 #: colour of each status (keyed by the vocabulary's words); close statuses share a colour
 STATUS_COLOURS = {
@@ -339,17 +509,13 @@ STATUS_COLOURS = {
 }
 #: the colour of a status this page does not know (the model may gain new ones)
 UNKNOWN_COLOUR = "#9E9E9E"
-# labels for the statuses of a run in progress that the vocabulary labels only as final
-# statuses (vocab.STATUS_LABELS covers the others)
-_RUNNING_LABELS = {
-    vocab.APPROVED: "approved by Israel",
-    NEEDS_NO_APPROVAL: "pledged, sends no one into Gaza (no approval needed)",
-}
 
 
 def status_label(status: str) -> str:
-    return _RUNNING_LABELS.get(status) or vocab.STATUS_LABELS.get(status) or \
-        str(status).replace("_", " ")
+    """The vocabulary's label of a status (the page's own category has its own)."""
+    if status == NEEDS_NO_APPROVAL:
+        return NEEDS_NO_APPROVAL_LABEL
+    return vocab.STATUS_LABELS.get(status) or str(status).replace("_", " ")
 
 
 def status_colour(status: str) -> str:
@@ -357,14 +523,50 @@ def status_colour(status: str) -> str:
 
 
 def shown_status(country) -> str:
-    """The status to draw: the model's, except that a pledge that sends no one into Gaza
-    (vocabulary.IN_GAZA) is approved without Israel and must not look approved by Israel."""
+    """The status to draw: the model's, except that an approved pledge that sends no one into
+    Gaza (vocabulary.IN_GAZA) was never reviewed by Israel, so it is shown as needing no
+    approval rather than as approved."""
     s = country.status
     if s == vocab.APPROVED:
         pledge = getattr(country, "pledge", None) or {}
         if not any(pledge.get(k, 0) > 0 for k in vocab.IN_GAZA):
             return NEEDS_NO_APPROVAL
     return s
+
+
+def legend() -> list[tuple[str, str, list[str]]]:
+    """Every status the page can show, in the vocabulary's order, as (colour, label,
+    statuses): statuses that share a colour share an entry."""
+    order = [*vocab.STATUSES]
+    order.insert(order.index(vocab.APPROVED) + 1, NEEDS_NO_APPROVAL)
+    entries: dict[str, tuple[list[str], list[str]]] = {}
+    for s in order:
+        labels, statuses = entries.setdefault(status_colour(s), ([], []))
+        labels.append(status_label(s))
+        statuses.append(s)
+    return [(colour, " / ".join(labels), statuses) for colour, (labels, statuses)
+            in entries.items()]
+
+
+def _pledge_text(country) -> str:
+    pledge = getattr(country, "pledge", None) or {}
+    parts = [f"{pledge[k]:,.0f} {k.replace('_', ' ')}" for k in vocab.CONTRIBUTION_TYPES
+             if k != "funding" and pledge.get(k, 0) > 0]
+    if pledge.get("funding", 0) > 0:
+        parts.append(f"USD {pledge['funding']:,.0f}m")
+    return ", ".join(parts)
+
+
+def country_rows(model: NegotiationModel) -> list[dict]:
+    """Each country at the model's round: its shown status, the status's label and colour,
+    and what it pledged (for the table beside the drawing)."""
+    rows = []
+    for name, c in model.countries.items():
+        s = shown_status(c)
+        rows.append({"country": name, "status": s, "label": status_label(s),
+                     "colour": status_colour(s),
+                     "pledge": _pledge_text(c) if c.status in vocab.STANDING else ""})
+    return rows
 
 
 def network_figure(model: NegotiationModel, decisive_round: int | None = None):
@@ -381,17 +583,17 @@ def network_figure(model: NegotiationModel, decisive_round: int | None = None):
             (x0, y0), (x1, y1) = pos[c], pos[partner]
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(
                 arrowstyle="->", color="#777777", lw=1.2, shrinkA=17, shrinkB=17))
-    legend: dict[str, list[str]] = {}  # colour -> labels of the statuses shown in it
+    shown: dict[str, list[str]] = {}  # colour -> labels of the statuses shown in it
     for c in names:
         status = shown_status(model.countries[c])
         colour, label = status_colour(status), status_label(status)
-        if label not in legend.setdefault(colour, []):
-            legend[colour].append(label)
+        if label not in shown.setdefault(colour, []):
+            shown[colour].append(label)
         x, y = pos[c]
         ax.scatter([x], [y], s=900, color=colour, edgecolors="#333333", linewidths=1.2,
                    zorder=3)
         ax.text(x, y - 0.2, c, ha="center", va="top", fontsize=9, zorder=4)
-    for colour, labels in legend.items():
+    for colour, labels in shown.items():
         ax.scatter([], [], s=120, color=colour, edgecolors="#333333", label=" / ".join(labels))
     for (x, y), text in (((-1.55, 1.2), f"US / Board of Peace\npressure "
                           f"{model.convener.pressure:.2f}, clarity {model.convener.clarity:.2f}"),
