@@ -307,7 +307,7 @@ class Merger:
             if kind not in self.writers:
                 self.writers[kind] = pq.ParquetWriter(self.tmp[kind],
                                                       layout.schema(table.schema),
-                                                      **layout.options)
+                                                      **layout.writer_options(table.schema))
             self.buffers[kind].append(table)
             self.buffered[kind] += table.num_rows
             while self.buffered[kind] >= layout.row_group:

@@ -35,6 +35,14 @@ class Layout:
                    for f, col in zip(table.schema, table.columns, strict=True)]
         return pa.Table.from_arrays(columns, schema=self.schema(table.schema))
 
+    def writer_options(self, schema: pa.Schema) -> dict:
+        """The Parquet writer's options: Parquet's dictionary encoding for the text columns
+        only (numbers drawn from distributions barely repeat: encoding them took three quarters
+        of the writing time and made the file larger)."""
+        text = [f.name for f in schema if pa.types.is_string(f.type)
+                or pa.types.is_dictionary(f.type)]
+        return {"use_dictionary": text, **self.options}
+
     def schema(self, schema: pa.Schema) -> pa.Schema:
         if not self.dictionary:
             return schema
