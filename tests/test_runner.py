@@ -29,7 +29,8 @@ from .conftest import ROOT
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 REPRODUCIBLE = ("runs.parquet", "rounds.parquet", "summary.json", "summary.csv",
-                "formation_over_time.svg", "country_status.png")
+                "formation_over_time.svg", "country_status.png", "over_time.csv",
+                "over_time.svg", "feature_scores.csv", "feature_scores.svg")
 
 
 def _quiet(*_):

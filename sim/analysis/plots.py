@@ -27,7 +27,7 @@ from ..vocabulary import REASON_LABELS, STATUS_LABELS
 from . import fmt
 
 STYLE = {
-    "svg.hashsalt": "isf-sim", "font.size": 10, "axes.titlesize": 11.5,
+    "svg.hashsalt": "isf-sim", "svg.fonttype": "none", "font.size": 10, "axes.titlesize": 11.5,
     "axes.titleweight": "bold", "figure.titlesize": 12.5, "figure.titleweight": "bold",
     "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
     "legend.frameon": False, "axes.titlelocation": "left",

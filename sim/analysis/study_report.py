@@ -44,8 +44,8 @@ def sweep_plots(study: Study, scenario: str = "") -> dict:
         outputs = ["formed", *[f"in_force.{c}" for c in moving]]
         cols = min(4, len(outputs))
         rows = -(-len(outputs) // cols)
-        fig, axes = plots.figure(3.6 * cols + 0.6, 2.9 * rows + 1.3, rows, cols,
-                                 squeeze=False, sharex=True, sharey=True)
+        fig, axes = plots.figure(3.6 * cols + 0.6, 2.7 * rows + 1.5, rows, cols,
+                                 squeeze=False)
         for ax, out in zip(axes.flat, outputs, strict=False):
             colour = "#0072B2" if out == "formed" else "#009E73"
             ax.fill_between(t[p], t[f"p_{out}_low"], t[f"p_{out}_high"], color=colour,
@@ -55,17 +55,25 @@ def sweep_plots(study: Study, scenario: str = "") -> dict:
             ax.set_title("the force forms" if out == "formed" else f"{out[9:]} in the force",
                          fontsize=10)
             ax.set_ylim(0, 1)
+            ax.set_xlim(float(t[p].min()), float(t[p].max()))
             plots.percent_axis(ax.yaxis)
             ax.grid(color="#E5E5E5", linewidth=0.6)
-        for ax in list(axes.flat)[len(outputs):]:
-            ax.set_axis_off()
-        for ax in axes[-1, :]:
-            ax.set_xlabel(plots.wrap(_short(p), 40))
-        for ax in axes[:, 0]:
-            ax.set_ylabel("probability (band: 95%)")
+        for k, ax in enumerate(axes.flat):
+            if k >= len(outputs):
+                ax.set_axis_off()
+                continue
+            if k % cols:
+                ax.tick_params(labelleft=False)
+            else:
+                ax.set_ylabel("probability (band: 95%)")
+            if k + cols < len(outputs):
+                ax.tick_params(labelbottom=False)
+            else:
+                ax.set_xlabel(plots.wrap(_short(p), 40))
         fig.suptitle(plots.wrap(f"Sweep of {_short(p)}: {scenario} ({_runs_note(study)}, "
                                 f"{len(t)} points).{omitted}", 120), x=0.01, ha="left")
-        fig.tight_layout()
+        plots.grid_margins(fig, top=0.95, bottom=0.75, left=0.85, right=0.2, hspace=0.3,
+                           wspace=0.08)
         return fig
 
     @plots.styled
@@ -73,7 +81,8 @@ def sweep_plots(study: Study, scenario: str = "") -> dict:
         outputs = ["formed", *[f"in_force.{c}" for c in moving]]
         cols = min(4, len(outputs))
         rows = -(-len(outputs) // cols)
-        fig, axes = plots.figure(4.6 * cols, 4.1 * rows + 1.0, rows, cols, squeeze=False)
+        fig, axes = plots.figure(4.2 * cols + 1.6, 3.7 * rows + 1.6, rows, cols,
+                                 squeeze=False)
         px, py = params
         xs, ys = sorted(t[px].unique()), sorted(t[py].unique())
         im = None
@@ -85,22 +94,30 @@ def sweep_plots(study: Study, scenario: str = "") -> dict:
             ax.set_xticks(range(0, len(xs), step_x), [fmt.number(v) for v in xs[::step_x]],
                           rotation=45)
             ax.set_yticks(range(0, len(ys), step_y), [fmt.number(v) for v in ys[::step_y]])
-            ax.set_xlabel(plots.wrap(_short(px), 40))
-            ax.set_ylabel(plots.wrap(_short(py), 40))
             ax.set_title("P(the force forms)" if out == "formed" else
                          f"P({out[9:]} in the force)", fontsize=10)
             if grid.size <= 100:
                 for (i, j), v in np.ndenumerate(grid):
                     ax.text(j, i, fmt.share(v, 0), ha="center", va="center", fontsize=7,
                             color="white" if v < 0.6 else "black")
-        for ax in list(axes.flat)[len(outputs):]:
-            ax.set_axis_off()
-        if im is not None:
-            fig.colorbar(im, ax=axes.ravel().tolist(), format=plots.mticker.PercentFormatter(
-                1.0), fraction=0.02, label="probability")
+        for k, ax in enumerate(axes.flat):
+            if k >= len(outputs):
+                ax.set_axis_off()
+                continue
+            if k % cols == 0:
+                ax.set_ylabel(plots.wrap(_short(py), 40))
+            if k + cols >= len(outputs):
+                ax.set_xlabel(plots.wrap(_short(px), 40))
         fig.suptitle(plots.wrap(f"Sweep of {_short(px)} and {_short(py)}: {scenario} "
                                 f"({_runs_note(study)}, {len(t)} points).{omitted}", 120),
                      x=0.01, ha="left")
+        plots.grid_margins(fig, top=1.0, bottom=1.0, left=1.0, right=1.3, hspace=0.45,
+                           wspace=0.3)
+        if im is not None:
+            w, h = fig.get_size_inches()
+            cax = fig.add_axes((1 - 1.0 / w, 0.25, 0.18 / w, 0.5))
+            fig.colorbar(im, cax=cax, format=plots.mticker.PercentFormatter(1.0),
+                         label="probability")
         return fig
 
     return {"sweep": one() if len(params) == 1 else two()}
@@ -136,10 +153,12 @@ def sensitivity_plots(study: Study, scenario: str = "") -> dict:
                 ax.legend(loc="lower right")
             ax.set_yticks(y, [plots.wrap(_short(p), 45) for p in formed["parameter"]])
             ax.set_xlim(left=0)
-            ax.set_xlabel({"mu_star": "mu* (mean absolute elementary effect on the "
-                                      "probability, 0 to 1; bars: 95% interval, clipped at 0)",
-                           "ST": "total-order Sobol index (0 to 1; bars: 95% interval, "
-                                 "clipped at 0)"}[key])
+            label = {"mu_star": "mu* (mean absolute elementary effect: change of the "
+                                "probability for a step across the parameter's whole range; "
+                                "bars: 95% interval, clipped at 0)",
+                     "ST": "total-order Sobol index (0 to 1; bars: 95% interval, clipped at "
+                           "0)"}[key]
+            ax.set_xlabel(plots.wrap(label, 85))
         ax.set_title(plots.wrap(f"What drives whether a force forms: {scenario} ({n})", 80))
         fig.tight_layout()
         return fig
@@ -163,7 +182,7 @@ def sensitivity_plots(study: Study, scenario: str = "") -> dict:
                             xytext=(4, 3), textcoords="offset points", fontsize=8)
             ax.set_xlim(left=0)
             ax.set_ylim(bottom=0)
-            ax.set_xlabel("mu* (importance: mean absolute effect on the probability)")
+            ax.set_xlabel("mu* (importance: mean absolute elementary effect)")
             ax.set_ylabel("sigma (spread of the effects: interactions or non-linearity)")
             ax.legend(loc="upper left")
         ax.set_title(plots.wrap(f"Morris mu* against sigma, whether a force forms: "
@@ -220,14 +239,22 @@ def discovery_plots(study: Study, scenario: str = "") -> dict:
         ax.plot(cov, den, color="#999999", linewidth=0.8, zorder=1)
         ax.scatter([c for c, k in zip(cov, clean, strict=True) if k],
                    [d for d, k in zip(den, clean, strict=True) if k], color="#009E73",
-                   zorder=2, label="every restriction significant")
+                   zorder=2, label="a box as peeled, every restriction significant")
         ax.scatter([c for c, k in zip(cov, clean, strict=True) if not k],
                    [d for d, k in zip(den, clean, strict=True) if not k],
                    facecolors="white", edgecolors="#777777", zorder=2,
-                   label="some restriction not significant (or none)")
+                   label="a box as peeled, some restriction not significant")
+        if "pruned_density" in traj[0]:
+            kept = [r for r in traj if r["pruned_restricted"]]
+            ax.scatter([r["pruned_coverage"] for r in kept],
+                       [r["pruned_density"] for r in kept], marker="s", s=22,
+                       color="#56B4E9", zorder=2,
+                       label="a box with its non-significant restrictions dropped")
         i = info["box_index"]
-        ax.scatter([cov[i]], [den[i]], s=180, facecolors="none", edgecolors="#D55E00",
-                   linewidths=2, zorder=3, label=f"box {i}, chosen")
+        ax.scatter([info["coverage"]], [info["density"]], s=180, facecolors="none",
+                   edgecolors="#D55E00", linewidths=2, zorder=3,
+                   label=f"shown: box {i}" + (", pruned" if info.get("pruned") else "")
+                   + (", with --drop" if info.get("dropped") else ""))
         for r in traj[::max(1, len(traj) // 8)]:
             ax.annotate(str(r["box"]), (r["coverage"], r["density"]), xytext=(3, 3),
                         textcoords="offset points", fontsize=7, color="#555555")
@@ -237,7 +264,7 @@ def discovery_plots(study: Study, scenario: str = "") -> dict:
         ax.set_ylim(0, 1.02)
         plots.percent_axis(ax.xaxis)
         plots.percent_axis(ax.yaxis)
-        ax.legend(loc="lower left", fontsize=8.5)
+        ax.legend(loc="lower left", fontsize=8)
         ax.set_title(plots.wrap(f"PRIM peeling trajectory: {scenario} ({n})", 70))
         fig.tight_layout()
         return fig
@@ -302,10 +329,10 @@ def pairs_plot(study: Study, scenario: str = ""):
                 ax = axes[i, j]
                 if i == j:
                     bins = np.linspace(lim.loc[px, "full_min"], lim.loc[px, "full_max"], 21)
-                    ax.hist(frame.loc[~y, px], bins=bins, color="#999999", alpha=0.6,
-                            density=True)
-                    ax.hist(frame.loc[y, px], bins=bins, color="#E69F00", alpha=0.7,
-                            density=True)
+                    ax.hist(frame.loc[~y, px], bins=bins, color="#BBBBBB", density=True,
+                            histtype="stepfilled")
+                    ax.hist(frame.loc[y, px], bins=bins, color="#E69F00", density=True,
+                            histtype="step", linewidth=1.8)
                     ax.axvspan(lim.loc[px, "min"], lim.loc[px, "max"], color="#009E73",
                                alpha=0.12)
                     ax.set_yticks([])
