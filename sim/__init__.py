@@ -4,14 +4,17 @@ The names below are imported when first used (a command pays only for what it ne
 
 from ._lazy import exports
 
+_API = ("compare_table", "feature_scores", "open_result", "over_time", "plot_compare",
+        "plot_countries_over_time", "plot_country_status", "plot_feature_scores",
+        "plot_formation", "plot_over_time", "present", "run_experiment", "summary_of", "trace",
+        "trace_result")
 _NAMES = {
+    **dict.fromkeys(_API, ".api"),
     "render_summary": ".analysis.summary:render", "summarise": ".analysis.summary",
-    "open_result": ".api", "present": ".api", "run_experiment": ".api", "trace": ".api",
-    "trace_result": ".api", "Experiment": ".experiments.store",
-    "load_result": ".experiments.store", "run_seed": ".experiments.seeds",
-    "NegotiationModel": ".model.model", "simulate": ".model.run",
-    "LoadedScenario": ".scenario.loader", "ScenarioError": ".scenario.loader",
-    "load_scenario": ".scenario.loader",
+    "Experiment": ".experiments.store", "load_result": ".experiments.store",
+    "run_seed": ".experiments.seeds", "NegotiationModel": ".model.model",
+    "simulate": ".model.run", "LoadedScenario": ".scenario.loader",
+    "ScenarioError": ".scenario.loader", "load_scenario": ".scenario.loader",
 }
 __getattr__, __dir__ = exports(__name__, _NAMES)
 __all__ = sorted(_NAMES)

@@ -7,7 +7,9 @@ traces of the command line.
 
 `run_experiment` is the one entry point for running experiments (the EMA Workbench's
 `perform_experiments`); `present` draws a results folder's summary, plots and report from its
-saved tables; `trace` and `trace_result` tell one run round by round.
+saved tables; `trace` and `trace_result` tell one run round by round; `over_time`,
+`feature_scores` and `compare_table` give the analyses as tables, and the `plot_*` functions
+as matplotlib figures (nothing written).
 """
 
 from __future__ import annotations
@@ -91,5 +93,139 @@ def trace_result(folder: str | Path, run: int = 0, point: int | None = None) -> 
     return t
 
 
-__all__ = ["Experiment", "load_result", "open_result", "present", "run_experiment", "trace",
-           "trace_result"]
+# --------------------------------------------------------------------------- analysis and plots
+#
+# Each takes an experiment (from `run_experiment`, in memory or in a results folder) or a
+# results folder's path, reads its saved tables and returns a pandas table or a matplotlib
+# figure; nothing is written (`fig.savefig("name.png")` writes one). The figures are made
+# without pyplot: in a notebook they show as the cell's result.
+
+
+def _experiment(result) -> Experiment:
+    if isinstance(result, Experiment):
+        return result
+    return load_result(result)
+
+
+def summary_of(result) -> dict:
+    """The summary of an experiment (as summary.json), computed from its runs if need be."""
+    from .analysis.present import context_of
+    from .analysis.summary import Accumulator
+
+    exp = _experiment(result)
+    if exp.summary is None:
+        meta = exp.metadata
+        if meta.get("points"):
+            raise ResultError("a parameter study's experiment has no single summary: see "
+                              "its report (sim.present(folder))")
+        exp.summary = json_ready(Accumulator(meta.get("counterfactual_runs")).add(
+            exp.runs).result(context_of(meta)))
+    return exp.summary
+
+
+def json_ready(summary: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(summary, default=str))
+
+
+def over_time(result):
+    """The envelopes of the per-round quantities (one row per quantity and round: the 5%,
+    25%, 50%, 75% and 95% quantiles over the runs, and the mean), as over_time.csv; None if
+    the experiment kept no rounds table (`rounds=False`, `--no-rounds`)."""
+    from .analysis import overtime
+
+    ot = overtime.of_experiment(_experiment(result))
+    return None if ot is None else overtime.tidy(ot)
+
+
+def feature_scores(result):
+    """The extra-trees feature scores of the uncertain parameters for whether the force forms
+    and whether each country is in the force (one row per outcome and parameter, ranked), as
+    feature_scores.csv."""
+    from .analysis import features
+
+    return features.tidy(_scores(_experiment(result)))
+
+
+def _scores(exp: Experiment):
+    from .analysis import features
+
+    meta = exp.metadata
+    if exp.folder is not None:
+        return features.of_folder(exp.folder, meta)
+    total = int(meta.get("total_runs") or meta["runs"])
+    return features.score(exp.runs.head(features.MAX_RUNS), meta["seed"], total_runs=total)
+
+
+def plot_formation(result):
+    """The probability that the force has formed, by date (band: 95% interval)."""
+    from .analysis import plots
+
+    return plots.formation_over_time(summary_of(result))
+
+
+def plot_over_time(result):
+    """Committed, approved and deployed troops, the convener's pressure, clarity and
+    incentive, and Israel's acceptance of the mandate, round by round: envelopes over the
+    runs (needs the rounds table)."""
+    from .analysis import overtime
+
+    ot = overtime.of_experiment(_experiment(result))
+    if ot is None:
+        raise ResultError("this experiment kept no rounds table (run with rounds=True, "
+                          "without --no-rounds)")
+    return overtime.envelopes(ot)
+
+
+def plot_countries_over_time(result):
+    """For each country and round, the share of runs in which it is in the force, and in
+    which Israel has vetoed it or it is blocked at home (needs the rounds table)."""
+    from .analysis import overtime
+
+    ot = overtime.of_experiment(_experiment(result))
+    if ot is None:
+        raise ResultError("this experiment kept no rounds table (run with rounds=True, "
+                          "without --no-rounds)")
+    return overtime.countries_over_time(ot)
+
+
+def plot_feature_scores(result):
+    """The heat map of feature scores: which uncertain parameters go with each outcome."""
+    from .analysis import features
+
+    exp = _experiment(result)
+    return features.plot(_scores(exp), summary_of(exp)["scenario"])
+
+
+def plot_country_status(result):
+    """Each country's final status, as shares of the runs."""
+    from .analysis import plots
+
+    return plots.country_status(summary_of(result))
+
+
+def compare_table(results):
+    """Each measure of every experiment and its difference from the first one's, in
+    percentage points with its 95% interval (one row per measure and scenario), as
+    comparison.csv."""
+    from .analysis import compare
+
+    exps = [_experiment(r) for r in results]
+    for e in exps:
+        summary_of(e)
+    return compare.table(exps)
+
+
+def plot_compare(results):
+    """The forest plot of the differences from the first experiment (percentage points, 95%
+    intervals; filled marks exceed Monte Carlo noise)."""
+    from .analysis import compare
+
+    return compare.plot_forest(compare_table(results))
+
+
+__all__ = ["Experiment", "compare_table", "feature_scores", "load_result", "open_result",
+           "over_time", "plot_compare", "plot_countries_over_time", "plot_country_status",
+           "plot_feature_scores", "plot_formation", "plot_over_time", "present",
+           "run_experiment", "summary_of", "trace", "trace_result"]

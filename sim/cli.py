@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from .analysis import fmt
 from .experiments.limits import MAX_RUNS, MAX_SEED, MAX_WORKERS
 from .scenario import ScenarioError, load_scenario
 
@@ -83,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser("sweep", help="run every point of a one- or two-parameter grid")
     sw.add_argument("scenario", help="scenario file (YAML)")
-    sw.add_argument("--vary", action="append", required=True, metavar="KEY=START:STOP:STEPS",
-                    help="a parameter and its grid of STEPS points from START to STOP (once or "
-                    "twice)")
+    sw.add_argument("--vary", action="append", required=True, metavar="KEY=START:STOP:POINTS",
+                    help="a parameter and its grid: POINTS values evenly spaced from START to "
+                    "STOP, both included (e.g. 0:1:6 is 0, 0.2, ..., 1); once or twice")
     _batch_options(sw, runs_help="runs per point (default 200)")
 
     se = sub.add_parser("sensitivity", help="global sensitivity analysis with SALib")
@@ -104,8 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--outcome", required=True, help="e.g. 'formed and status.Pakistan == "
                     "\"deployed\"': columns of runs.parquet, numbers, quoted text, == != < <= > "
                     ">=, in [...], and, or, not, parentheses (README, \"Security\")")
-    di.add_argument("--min-density", type=_share, default=0.8, help="share of the box's runs "
-                    "that must show the outcome (default 0.8); the widest such box is chosen")
+    di.add_argument("--box", type=_index, help="show this box of the peeling trajectory "
+                    "(0 is the whole space; the trajectory is printed). Default: the densest "
+                    "box whose restrictions are all significant (quasi-p < 0.05)")
+    di.add_argument("--drop", action="append", default=[], metavar="KEY",
+                    help="drop the box's restriction on this parameter (repeatable), e.g. "
+                    "--drop convener.max_pressure")
+    di.add_argument("--min-density", type=_share, default=None, help="instead of the default, "
+                    "the widest box in which at least this share of the runs shows the "
+                    "outcome (as the EMA Workbench chooses)")
     _batch_options(di, runs_help="runs (default: the scenario's)")
 
     t = sub.add_parser("trace", help="tell one run round by round")
@@ -190,8 +198,9 @@ def _check_out(args) -> None:
     check_root(args.out)  # before anything runs
 
 
-def _run_and_present(loaded, args, chunk=None):
-    """Run (or reuse) an experiment into its results folder, and present it."""
+def _run_and_present(loaded, args, chunk=None, on_summary=None):
+    """Run (or reuse) an experiment into its results folder, and present it (`on_summary`:
+    called with the summary as soon as it is computed, before the plots are drawn)."""
     from .analysis.present import present
     from .experiments import run_experiment
 
@@ -203,7 +212,9 @@ def _run_and_present(loaded, args, chunk=None):
     result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
                             counterfactuals=args.counterfactual_runs)
     if result.summary is None:  # a reused folder keeps its presentation untouched
-        result.summary = present(result.folder, verified=True)
+        result.summary = present(result.folder, verified=True, on_summary=on_summary)
+    elif on_summary is not None:
+        on_summary(result.summary)
     return result
 
 
@@ -286,11 +297,14 @@ def cmd_sweep(args) -> int:
     study = present_study(folder, study.experiment.metadata)
     cols = [p for p, _ in varies]
     show = study.table[[*cols, "p_formed", "p_formed_low", "p_formed_high"]].copy()
+    for c in cols:
+        show[c] = show[c].map(lambda x: fmt.number(x, 4))
     for c in ("p_formed", "p_formed_low", "p_formed_high"):
-        show[c] = show[c].map(lambda x: f"{x:.1%}")
+        show[c] = show[c].map(fmt.share)
+    print(f"Probability that the force forms by the deadline, per point ({runs:,} runs each; "
+          "95% Wilson interval):")
     print(show.rename(columns={"p_formed": "P(formed)", "p_formed_low": "95% low",
-                               "p_formed_high": "95% high"}).to_string(
-        index=False, float_format=lambda x: f"{x:.4g}"))
+                               "p_formed_high": "95% high"}).to_string(index=False))
     print(f"\nSweep: {folder}/ (open report.html in a browser)")
     return 0
 
@@ -319,9 +333,13 @@ def cmd_sensitivity(args) -> int:
     key = study.info["index"]
     formed = study.table[study.table["output"] == "formed"] if len(study.table) else \
         study.table
-    print(f"What drives whether a force forms (ranked by {key}, 95% interval):")
+    name = "mu*" if key == "mu_star" else "ST"
+    print(f"What drives whether a force forms (ranked by {name}, with its 95% interval, "
+          "clipped at 0):")
     for _, r in formed.iterrows():
-        print(f"  {r['rank']:>2}. {r['parameter']:<55} {r[key]:.3f} ± {r[f'{key}_conf']:.3f}")
+        lo = max(0.0, r[key] - r[f"{key}_conf"])
+        print(f"  {r['rank']:>2}. {r['parameter']:<55} {r[key]:.3f} "
+              f"({lo:.3f} to {r[key] + r[f'{key}_conf']:.3f})")
     print(f"\nSensitivity analysis: {folder}/ (open report.html in a browser)")
     return 0
 
@@ -332,31 +350,65 @@ def cmd_discover(args) -> int:
 
     loaded = load_scenario(args.scenario, args.overrides)
     check_outcome(loaded, args.outcome)  # a bad outcome is refused before any run is made
+    if args.box is not None and args.min_density is not None:
+        raise UsageError("--box and --min-density both choose the box: give one of them")
     _check_out(args)
     res = _run_and_present(loaded, args)
-    study = discover(res.runs, args.outcome, min_density=args.min_density)
+    study = discover(res.runs, args.outcome, min_density=args.min_density, box=args.box,
+                     drop=args.drop)
     folder = write_discovery(study, res, args.out)
     i = study.info
     print(f"Outcome '{i['outcome']}': {i['base_rate']:.1%} of {i['runs']:,} runs.")
+    print("\nPRIM's peeling trajectory. Coverage: share of the outcome's runs inside the box; "
+          "density: share of the box's runs with the outcome; mass: share of all runs in the "
+          "box; restrictions: how many are significant (quasi-p < 0.05) of how many."
+          + (" Significant only: the box with its non-significant restrictions dropped."
+             if "pruned_density" in i["trajectory"][0] else ""))
+    pruned = "pruned_density" in i["trajectory"][0]
+    print(f"  {'box':>4} {'coverage':>9} {'density':>8} {'mass':>7} {'restrictions':>12}"
+          + (f"   {'significant only: density':>26} {'coverage':>9} {'restrictions':>12}"
+             if pruned else ""))
+    for q in i["trajectory"]:
+        mark = "  <- chosen" if q["box"] == i["box_index"] else ""
+        extra = (f"   {q['pruned_density']:>26.1%} {q['pruned_coverage']:>9.1%} "
+                 f"{q['pruned_restricted']:>12}" if pruned else "")
+        print(f"  {q['box']:>4} {q['coverage']:>9.1%} {q['density']:>8.1%} {q['mass']:>7.1%} "
+              f"{q['significant']:>6} of {q['restricted']:<3}{extra}{mark}")
+    print(f"\nChosen: box {i['box_index']}, {i['rule']}.")
+    if i["pruned"]:
+        print(f"  Dropped as not significant: {', '.join(i['pruned'])}.")
+    if i["dropped"]:
+        print(f"  Dropped with --drop: {', '.join(i['dropped'])}.")
     print(f"PRIM box: density {i['density']:.1%}, coverage {i['coverage']:.1%}, mass "
           f"{i['mass']:.1%}. It holds when:")
     t = study.table
     for _, r in t[t["significant"]].iterrows():
-        print(f"  {r['parameter']:<55} {r['min']:.4g} to {r['max']:.4g} "
-              f"(sampled {r['full_min']:.4g} to {r['full_max']:.4g}; qp {r['qp']:.1g})")
+        print(f"  {r['parameter']:<55} {fmt.span(r['min'], r['max'])} "
+              f"(sampled {fmt.span(r['full_min'], r['full_max'])}; qp {r['qp']:.1g})")
     weak = t[t["restricted"] & ~t["significant"]]
     if len(weak):
-        print(f"  ({len(weak)} further restrictions are not significant, qp >= 0.05: "
-              + ", ".join(weak["parameter"]) + ")")
+        print(f"  ({fmt.runs(len(weak), 'further restriction')} not significant, qp >= 0.05: "
+              + ", ".join(weak["parameter"]) + "; drop with --drop KEY)")
+    if not t["restricted"].any():
+        print("  (no restriction: the box is the whole sampled space)")
+    print("Another box: --box N (a row above); drop a restriction: --drop KEY.")
     print(f"\nDiscovery: {folder}/ (open report.html in a browser)")
     return 0
 
 
-def _print_run(res) -> None:
+def _print_summary(s: dict, drawing: bool = True) -> None:
+    """Print the summary at once (the plots and report are drawn after it)."""
     from .analysis.summary import render
 
+    print(render(s), flush=True)
+    if drawing:
+        _log("Drawing the plots, the curves over time, the feature scores and the report ...")
+
+
+def _print_run(res, summary: bool = True) -> None:
     s, meta = res.summary, res.metadata
-    print(render(s))
+    if summary:
+        _print_summary(s, drawing=False)
     rate = f" ({meta['runs_per_s']:,.0f} runs/s)" if meta.get("runs_per_s") else ""
     print(f"\n{s['runs']:,} runs, master seed {meta['seed']}, in {meta['wall_s']:.1f} s{rate}.")
     print(f"Results: {res.folder}/ (open report.html in a browser)")
@@ -366,7 +418,14 @@ def _print_run(res) -> None:
 def cmd_run(args) -> int:
     loaded = load_scenario(args.scenario, args.overrides)
     _check_out(args)
-    _print_run(_run_and_present(loaded, args, chunk=args.chunk_size))
+    shown = []
+
+    def show(summary):
+        shown.append(True)
+        _print_summary(summary, drawing=True)
+
+    res = _run_and_present(loaded, args, chunk=args.chunk_size, on_summary=show)
+    _print_run(res, summary=not shown)
     return 0
 
 
@@ -375,19 +434,19 @@ def cmd_report(args) -> int:
     from .experiments import load_result
 
     res = load_result(args.folder)
-    presented = present(res.folder, verified=True)
-    if res.metadata.get("study"):
+    study = res.metadata.get("study")
+    presented = present(res.folder, verified=True,
+                        on_summary=None if study else _print_summary)
+    if study:
         print(f"{res.metadata['study']['kind'].capitalize()} rebuilt from {res.folder}/"
               "runs.parquet: open report.html in a browser")
         return 0
     res.summary = presented
-    _print_run(res)
+    _print_run(res, summary=False)
     return 0
 
 
 def cmd_compare(args) -> int:
-    import pandas as pd
-
     from .analysis.compare import compare
     from .api import open_result
 
@@ -411,17 +470,38 @@ def cmd_compare(args) -> int:
             results.append(res)
     folder = compare(results, args.out)
 
-    t = pd.read_csv(folder / "comparison.csv")
-    ref = results[0].summary["scenario"]
-    print(f"Compared with '{ref}' (differences marked * exceed Monte Carlo noise):")
-    for _, row in t.head(3 + len(results[0].summary["formation"])).iterrows():
-        cells = []
-        for col in t.columns:
-            if col.endswith(" exceeds noise"):
-                name = col[: -len(" exceeds noise")]
-                cells.append(f"{name} {row[f'{name} - {ref}']:+.1%}"
-                             + ("*" if row[col] == "yes" else ""))
-        print(f"  {row['metric']:<34} {row[ref]:6.1%}   " + "   ".join(cells))
+    from .analysis.compare import headline, table
+
+    t = headline(table(results))  # as in comparison.csv
+    ref = t["reference"].iloc[0]
+    deadlines = {r.summary["scenario"]: r.summary["deadline"] for r in results}
+    print(f"Compared with '{ref}' (differences in percentage points; * exceeds Monte Carlo "
+          "noise: its 95% interval excludes zero)")
+    others = [n for n in dict.fromkeys(t["scenario"]) if n != ref]
+
+    def line(measure, g):
+        g = g.set_index("scenario")
+        label = measure
+        if measure == "formed by the deadline":
+            label = f"formed by the deadline ({', '.join(sorted(set(deadlines.values())))})"
+        cells = [f"{_short(name, 30)} {g.loc[name, 'probability']:6.1%} "
+                 f"({g.loc[name, 'difference_pp']:+.1f} pp"
+                 + ("*" if g.loc[name, "exceeds_noise"] else "") + ")" for name in others]
+        print(f"  {_short(label, 50):<50} {g.loc[ref, 'probability']:6.1%}   "
+              + "   ".join(cells))
+
+    groups = list(t.groupby("measure", sort=False))
+    for measure, g in groups:
+        if g["section"].iloc[0] == "headline":
+            line(measure, g)
+    rest = [(m, g) for m, g in groups if g["section"].iloc[0] != "headline"]
+    rest.sort(key=lambda mg: -mg[1]["difference_pp"].abs().max())
+    if rest:
+        print("Other measures whose difference exceeds Monte Carlo noise, largest first:")
+        for measure, g in rest[:10]:
+            line(measure, g)
+        if len(rest) > 10:
+            print(f"  ... and {len(rest) - 10} more (report.html, comparison.csv)")
     print(f"\nComparison: {folder}/ (open report.html in a browser)")
     return 0
 

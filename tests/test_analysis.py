@@ -141,8 +141,8 @@ def test_points_share_seeds_so_identical_points_agree(baseline):
 @pytest.mark.parametrize("vary, problem", [
     ("countries.Pakistan.domestic.oppositon=0:1:3", "did you mean"),
     (f"{OPPOSITION}=0:2:3", "[0, 1]; got 2"),
-    (f"{OPPOSITION}=0:1:1", "STEPS must be at least 2"),
-    (f"{OPPOSITION}=0:1", "expected KEY=START:STOP:STEPS"),
+    (f"{OPPOSITION}=0:1:1", "POINTS must be at least 2"),
+    (f"{OPPOSITION}=0:1", "expected KEY=START:STOP:POINTS"),
 ])
 def test_bad_vary(vary, problem, baseline):
     with pytest.raises(ScenarioError, match=problem.replace("[", r"\[").replace("?", r"\?")):

@@ -29,7 +29,8 @@ from .conftest import ROOT
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 REPRODUCIBLE = ("runs.parquet", "rounds.parquet", "summary.json", "summary.csv",
-                "formation_over_time.svg", "country_status.png")
+                "formation_over_time.svg", "country_status.png", "over_time.csv",
+                "over_time.svg", "feature_scores.csv", "feature_scores.svg")
 
 
 def _quiet(*_):
@@ -100,7 +101,11 @@ def test_results_folder_contents(tmp_path, baseline):
     params = [f"param.{p}" for p, _ in baseline.uncertain]
     assert list(runs.columns) == ["run", "seed", *params, *declared]
     html = (f / "report.html").read_text()
-    assert html.count("<svg") == 7 and "Provenance" in html and "Pakistan" in html
+    assert html.count("<svg") == 10 and "Provenance" in html and "Pakistan" in html
+    for plot in ("over_time", "countries_over_time", "feature_scores"):  # issue 10
+        assert (f / f"{plot}.png").stat().st_size > 5000
+    assert "How the negotiation unfolds, round by round" in html
+    assert "What the answer hinges on" in html
     assert not list(tmp_path.rglob("*.partial"))
 
 
@@ -499,20 +504,21 @@ def test_compare_files_and_folders(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "israel_hard_line" in out and "*" in out  # the hard line's effect is real
     (cmp_dir,) = (tmp_path / "compare").iterdir()
-    table = pd.read_csv(cmp_dir / "comparison.csv").set_index("metric")
-    row = table.loc["P(formed by the deadline)"]
-    assert row["israel_hard_line"] == 0.0
-    assert row["israel_hard_line exceeds noise"] == "yes"
-    assert table.loc["P(Egypt vetoed by Israel)", "israel_hard_line exceeds noise"] == "no"
-    for name in ("formation", "countries", "formation_over_time", "force_size"):
+    table = pd.read_csv(cmp_dir / "comparison.csv").set_index(["measure", "scenario"])
+    row = table.loc[("formed by the deadline", "israel_hard_line")]
+    assert row["probability"] == 0.0 and bool(row["exceeds_noise"])
+    assert row["difference_pp"] < 0 and row["difference_ci_high_pp"] < 0
+    assert not table.loc[("Egypt vetoed by Israel", "israel_hard_line"), "exceeds_noise"]
+    for name in ("differences", "formation", "countries", "formation_over_time", "over_time",
+                 "force_size"):
         assert (cmp_dir / f"{name}.png").stat().st_size > 5000
-    assert (cmp_dir / "report.html").read_text().count("<svg") == 4
+    assert (cmp_dir / "report.html").read_text().count("<svg") == 6
     folders = sorted(p for p in tmp_path.iterdir() if p.name != "compare")
     results = [next(f.iterdir()) for f in folders]
     assert main(["compare", *map(str, results), "--out", str(tmp_path / "again")]) == 0
     (cmp2,) = (tmp_path / "again" / "compare").iterdir()
-    t2 = pd.read_csv(cmp2 / "comparison.csv").set_index("metric")
-    pd.testing.assert_frame_equal(t2.sort_index(axis=1), table.sort_index(axis=1))
+    t2 = pd.read_csv(cmp2 / "comparison.csv").set_index(["measure", "scenario"])
+    pd.testing.assert_frame_equal(t2, table)
     # again into the same place: the older comparison is replaced, not duplicated
     assert main(["compare", *map(str, results), "--out", str(tmp_path / "again")]) == 0
     assert len(list((tmp_path / "again" / "compare").iterdir())) == 1

@@ -705,5 +705,10 @@ def no_match(frame: pd.DataFrame, text: str, holds: np.ndarray) -> str:
             lines.append(f"{c} took: " + ", ".join(f"{v} ({m:,})" for v, m in counts.items()))
             allowed = known_values([c])[c]
             lines.append(f"valid values of {c}: " + ", ".join(allowed))
+    from ..vocabulary import REASONS
+    from ..vocabulary import STATUSES as FINAL_STATUSES
+
+    lines.append("Statuses (status.<country>): " + ", ".join(FINAL_STATUSES))
+    lines.append("Reasons (reason): " + ", ".join(REASONS))
     lines.append("Columns: " + describe_columns(frame.columns.astype(str)))
     return "\n".join(lines)

@@ -1,10 +1,16 @@
 """Presenting a results folder: its summary (JSON and CSV), plots and report, computed from the
 saved runs alone (it never re-runs the model). A parameter study's folder gets the study's
-table, plots and report instead. `python run.py report FOLDER` calls `present`."""
+table, plots and report instead. `python run.py report FOLDER` calls `present`.
+
+The summary comes first and is cheap (pandas and pyarrow only), so that the command line can
+print it before the plots, curves over time, feature scores and report are drawn (matplotlib,
+scikit-learn and Jinja2 are imported only then).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +19,6 @@ import pyarrow.parquet as pq
 
 from ..experiments import files
 from ..experiments.store import load_result
-from . import plots, report
 from .summary import Accumulator, flat_rows
 
 ROW_GROUP = 10_000
@@ -38,6 +43,11 @@ def formed_troops(path: Path) -> np.ndarray:
     return t.column("force_troops").to_numpy()[formed]
 
 
+def targets(path: Path) -> np.ndarray:
+    """The target of every run (read from runs.parquet)."""
+    return pq.read_table(path, columns=["target"]).column("target").to_numpy()
+
+
 def display_name(name: str, width: int = DISPLAY_WIDTH) -> str:
     """A scenario's name as titles and tables show it: cut to `width` characters (the whole
     name stays in metadata.json); a name of thousands of characters would make every plot
@@ -45,12 +55,66 @@ def display_name(name: str, width: int = DISPLAY_WIDTH) -> str:
     return name if len(name) <= width else name[:width - 1] + "…"
 
 
-def present(folder: str | Path, verified: bool = False):
+def context_of(meta: dict) -> dict:
+    """What the summary needs from an experiment's metadata."""
+    cal = meta["calendar"]
+    return {"scenario": display_name(meta["scenario"]), "seed": meta["seed"],
+            "start": cal["start"], "deadline": cal["deadline"],
+            "milestones": cal["milestones"],
+            "counterfactual_runs": meta.get("counterfactual_runs")}
+
+
+def write_summary(folder: Path, meta: dict) -> dict:
+    """Compute an experiment's summary from its runs and write summary.json and summary.csv."""
+    summary = summarise_file(folder / "runs.parquet", context_of(meta))
+    files.write_json(folder / "summary.json", summary)
+    with files.writing(folder / "summary.csv") as tmp:
+        summary_frame(summary).to_csv(tmp, index=False)
+    return summary
+
+
+def summary_frame(summary: dict) -> pd.DataFrame:
+    """summary.csv: one row per measure, its value, 95% interval and runs as numbers, and the
+    date of the date quantiles in a column of their own."""
+    t = pd.DataFrame(flat_rows(summary), columns=["metric", "value", "ci_low", "ci_high",
+                                                  "runs", "date"])
+    for c in ("value", "ci_low", "ci_high"):
+        t[c] = pd.to_numeric(t[c]).round(4)
+    t["runs"] = t["runs"].astype("Int64")
+    return t
+
+
+def draw(folder: Path, meta: dict, summary: dict) -> dict:
+    """The slow part of a presentation, from the saved tables: the plots, the curves over
+    time (from rounds.parquet, if kept), the feature scores of the uncertain parameters, and
+    report.html (written last). Returns what it computed."""
+    from . import features, overtime, plots, report
+
+    plots.write_all(summary, formed_troops(folder / "runs.parquet"), folder,
+                    targets(folder / "runs.parquet"))
+    ot = overtime.of_folder(folder, meta, summary["scenario"])
+    if ot is not None:
+        with files.writing(folder / "over_time.csv") as tmp:
+            overtime.tidy(ot).to_csv(tmp, index=False)
+        plots.save(overtime.envelopes(ot), folder, "over_time")
+        plots.save(overtime.countries_over_time(ot), folder, "countries_over_time")
+    fs = features.of_folder(folder, meta)
+    if not fs.scores.empty:
+        with files.writing(folder / "feature_scores.csv") as tmp:
+            features.tidy(fs).to_csv(tmp, index=False)
+    plots.save(features.plot(fs, summary["scenario"]), folder, "feature_scores")
+    report.experiment_report(folder, summary, meta, ot, fs)
+    return {"over_time": ot, "feature_scores": fs}
+
+
+def present(folder: str | Path, verified: bool = False,
+            on_summary: Callable[[dict], None] | None = None):
     """Write the presentation of a complete results folder from its saved tables and return it:
     for an experiment, summary.json, summary.csv, the plots and report.html (returns the
-    summary); for a parameter study, its table, plots and report (returns the `Study`). Each
-    file is written whole or not at all. The folder is checked against its checksums first
-    (unless the caller just did)."""
+    summary; `on_summary(summary)` is called as soon as the summary is written, before the
+    plots are drawn); for a parameter study, its table, plots and report (returns the
+    `Study`). Each file is written whole or not at all. The folder is checked against its
+    checksums first (unless the caller just did)."""
     folder = Path(folder)
     meta = json.loads((folder / "metadata.json").read_text()) if verified else \
         load_result(folder).metadata
@@ -58,15 +122,8 @@ def present(folder: str | Path, verified: bool = False):
         from .study_report import present_study
 
         return present_study(folder, meta)
-    cal = meta["calendar"]
-    ctx = {"scenario": display_name(meta["scenario"]), "seed": meta["seed"],
-           "start": cal["start"],
-           "deadline": cal["deadline"], "milestones": cal["milestones"],
-           "counterfactual_runs": meta.get("counterfactual_runs")}
-    summary = summarise_file(folder / "runs.parquet", ctx)
-    files.write_json(folder / "summary.json", summary)
-    with files.writing(folder / "summary.csv") as tmp:
-        pd.DataFrame(flat_rows(summary)).to_csv(tmp, index=False)
-    plots.write_all(summary, formed_troops(folder / "runs.parquet"), folder)
-    report.experiment_report(folder, summary, meta)
+    summary = write_summary(folder, meta)
+    if on_summary is not None:
+        on_summary(summary)
+    draw(folder, meta, summary)
     return summary

@@ -75,11 +75,13 @@ def check_value(loaded: LoadedScenario, path: str, value: float, option: str) ->
 
 
 def parse_vary(loaded: LoadedScenario, text: str) -> tuple[str, list[float]]:
-    """`KEY=START:STOP:STEPS` -> (KEY, the STEPS values from START to STOP)."""
+    """`KEY=START:STOP:POINTS` -> (KEY, POINTS values evenly spaced from START to STOP, both
+    included). (POINTS was called STEPS before; the form is the same.)"""
     key, _, spec = text.partition("=")
     parts = spec.split(":")
     if not key.strip() or len(parts) != 3:
-        raise ScenarioError([("--vary", text, "expected KEY=START:STOP:STEPS, e.g. "
+        raise ScenarioError([("--vary", text, "expected KEY=START:STOP:POINTS (POINTS values "
+                              "from START to STOP, both included), e.g. "
                               "countries.Pakistan.domestic.opposition_strength=0:1:6")])
     path = numeric_path(loaded, key.strip(), "--vary")
     try:
@@ -87,14 +89,14 @@ def parse_vary(loaded: LoadedScenario, text: str) -> tuple[str, list[float]]:
     except ValueError as e:
         raise ScenarioError([("--vary", text, f"START and STOP must be finite numbers: {e}")]) \
             from None
-    steps, max_steps = parts[2].strip(), 1_000  # finer than any plot shows; two stay <= 10^6
-    if not steps.isdecimal():
-        raise ScenarioError([("--vary", text, f"STEPS must be a whole number, got "
-                              f"{steps[:20]!r}")])
-    if not 2 <= int(steps) <= max_steps:
-        raise ScenarioError([("--vary", text, "STEPS must be at least 2" if int(steps) < 2
-                              else f"STEPS must be at most {max_steps:,}")])
-    values = [float(v) for v in np.linspace(start, stop, int(steps))]
+    count, most = parts[2].strip(), 1_000  # finer than any plot shows; two stay <= 10^6
+    if not count.isdecimal():
+        raise ScenarioError([("--vary", text, f"POINTS (how many values) must be a whole "
+                              f"number, got {count[:20]!r}")])
+    if not 2 <= int(count) <= most:
+        raise ScenarioError([("--vary", text, "POINTS must be at least 2" if int(count) < 2
+                              else f"POINTS must be at most {most:,}")])
+    values = [float(v) for v in np.linspace(start, stop, int(count))]
     for v in (start, stop, *values):
         check_value(loaded, path, v, "--vary")
     return path, values
@@ -136,6 +138,8 @@ class Study:
     table: pd.DataFrame
     info: dict
     experiment: Experiment | None = field(default=None, repr=False)
+    #: discovery: the restricted parameters of every run and its outcome (for the pairs plot)
+    frame: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def _rates(counts: np.ndarray, runs: np.ndarray, names: list[str]) -> dict[str, list]:
@@ -305,14 +309,36 @@ def check_outcome(loaded: LoadedScenario, expr: str) -> None:
         raise ScenarioError([("--outcome", "", e.format())]) from None
 
 
-def discover(runs: pd.DataFrame, expr: str, min_density: float = 0.8,
-             peel_alpha: float = 0.05, min_mass: float = 0.05) -> Study:
+#: a restriction is significant when its quasi-p-value is below this
+SIGNIFICANT = 0.05
+#: how the default box is chosen (said in the output and the docs)
+DEFAULT_RULE = ("the densest box whose restrictions are all significant (quasi-p < 0.05): "
+                "each box of the peeling trajectory with its non-significant restrictions "
+                "dropped, the least significant first, until every one left is significant; "
+                "ties go to the wider box")
+
+
+def _key(name: str) -> str:
+    return name[len("param."):] if name.startswith("param.") else name
+
+
+def discover(runs: pd.DataFrame, expr: str, min_density: float | None = None,
+             box: int | None = None, drop=(), peel_alpha: float = 0.05,
+             min_mass: float = 0.05) -> Study:
     """PRIM (Friedman & Fisher 1999; the `prim` package): the box of sampled-parameter ranges
     in which the outcome concentrates, and the trade-off between coverage and density.
 
-    PRIM peels the parameter space, box by box, down to `min_mass` of the runs. From that
-    peeling trajectory we choose, as the EMA Workbench does, the box with the largest coverage
-    among those whose density reaches `min_density` (or the densest box if none does).
+    PRIM peels the parameter space, box by box, down to `min_mass` of the runs: its peeling
+    trajectory. Every box on it is listed with its coverage, density, mass, the parameters it
+    restricts and how many of those restrictions are significant (quasi-p < 0.05; Bryant &
+    Lempert 2010). The box shown is:
+    - `box`: that box of the trajectory, as it is (0 is the whole space);
+    - else, with `min_density`: the widest box whose density reaches it (or the densest box if
+      none does), as the EMA Workbench chooses;
+    - else DEFAULT_RULE: every box is pruned of its non-significant restrictions and the
+      densest pruned box is shown (the whole space if no box keeps a significant one).
+    `drop` then removes the restrictions on those parameters (as PRIM's `drop_restriction`):
+    the box widens, and its coverage, density and quasi-p-values are computed again.
     """
     import prim
 
@@ -323,37 +349,156 @@ def discover(runs: pd.DataFrame, expr: str, min_density: float = 0.8,
                               "to search over")])
     if y.sum() == 0 or y.all():
         raise ScenarioError([("--outcome", "", expression.no_match(runs, expr, y))])
-    x = runs[xcols].rename(columns=lambda c: c[len("param."):]).reset_index(drop=True)
+    x = runs[xcols].rename(columns=_key).reset_index(drop=True)
+    names = list(x.columns)
     p = prim.Prim(x, y, threshold=None, peel_alpha=peel_alpha, mass_min=min_mass)
-    box = p.find_box()
-    traj = box.peeling_trajectory.reset_index(drop=True).astype(float).rename(
-        columns={"res dim": "res_dim"})
-    dense = traj.index[traj["density"] >= min_density]
-    chosen = int(traj.loc[dense, "coverage"].idxmax()) if len(dense) else \
-        int(traj["density"].idxmax())
-    box.select(chosen)
-    limits = box.limits.copy().rename(columns={"qp values": "qp"})
-    stats = traj.iloc[chosen].to_dict()
-    full = x.agg(["min", "max"]).T
-    # every searched parameter, restricted or not (PRIM lists only the restricted ones)
-    table = pd.DataFrame({"parameter": list(x.columns)})
-    table["min"] = [float(limits.loc[p, "min"]) if p in limits.index else float(full.loc[p, "min"])
-                    for p in table["parameter"]]
-    table["max"] = [float(limits.loc[p, "max"]) if p in limits.index else float(full.loc[p, "max"])
-                    for p in table["parameter"]]
-    table["qp"] = [float(limits.loc[p, "qp"]) if p in limits.index else float("nan")
-                   for p in table["parameter"]]
-    table["full_min"] = [float(full.loc[r, "min"]) for r in table["parameter"]]
-    table["full_max"] = [float(full.loc[r, "max"]) for r in table["parameter"]]
-    table["restricted"] = (table["min"] > table["full_min"] + 1e-12) | \
-        (table["max"] < table["full_max"] - 1e-12)
+    boxes = _trajectory(p.find_box(), names)
+    space = _Space(x.to_numpy(dtype=float), np.asarray(y, dtype=bool), names)
+    points = []
+    for i, (lo, hi) in enumerate(boxes):
+        ev = space.evaluate(lo, hi)
+        qp = ev["qp"]
+        points.append({"box": i, "coverage": ev["coverage"], "density": ev["density"],
+                       "mass": ev["mass"], "restricted": len(qp),
+                       "significant": int(sum(v < SIGNIFICANT for v in qp.values())),
+                       "all_significant": bool(qp) and all(v < SIGNIFICANT
+                                                           for v in qp.values())})
+    auto: list[str] = []
+    if box is not None:
+        if not 0 <= box < len(points):
+            raise ScenarioError([("--box", str(box), f"the peeling trajectory has boxes 0 to "
+                                  f"{len(points) - 1}")])
+        chosen, rule = box, f"box {box} of the peeling trajectory, chosen with --box"
+    elif min_density is not None:
+        dense = [q for q in points if q["density"] >= min_density]
+        if dense:
+            chosen = max(dense, key=lambda q: (q["coverage"], -q["box"]))["box"]
+            rule = (f"the widest box whose density reaches {min_density:.0%} "
+                    "(--min-density)")
+        else:
+            chosen = max(points, key=lambda q: (q["density"], -q["box"]))["box"]
+            rule = (f"the densest box (no box reaches a density of {min_density:.0%}, "
+                    "--min-density)")
+    else:
+        pruned = {}
+        for q, (lo, hi) in zip(points, boxes, strict=True):  # each box, significant only
+            plo, phi, dropped_here = space.prune(lo, hi)
+            ev = space.evaluate(plo, phi)
+            pruned[q["box"]] = dropped_here
+            q.update({"pruned_density": ev["density"], "pruned_coverage": ev["coverage"],
+                      "pruned_mass": ev["mass"], "pruned_restricted": len(ev["qp"])})
+        clean = [q for q in points if q["pruned_restricted"] > 0]
+        if clean:
+            best = max(clean, key=lambda q: (round(q["pruned_density"], 12),
+                                             round(q["pruned_coverage"], 12),
+                                             -q["pruned_restricted"], -q["box"]))
+            chosen, auto, rule = best["box"], pruned[best["box"]], DEFAULT_RULE
+        else:
+            chosen = 0
+            rule = ("the whole space: no box on the peeling trajectory keeps a significant "
+                    "restriction (the outcome may not depend on the sampled parameters, or "
+                    "more runs are needed); choose a box with --box")
+    lo, hi = boxes[chosen]
+    lo, hi = lo.copy(), hi.copy()
+    for name in auto:
+        space.release(lo, hi, name)
+    dropped = []
+    for key in drop:
+        name = _key(key.strip())
+        now = space.restricted(lo, hi)
+        if name not in now:
+            raise ScenarioError([("--drop", key, f"box {chosen} does not restrict this "
+                                  "parameter" + (" (it was dropped as not significant)"
+                                                 if name in auto else "")
+                                  + "; its restrictions: " + (", ".join(now) or "none"))])
+        if name not in dropped:
+            space.release(lo, hi, name)
+            dropped.append(name)
+    ev = space.evaluate(lo, hi)
+    qp = ev["qp"]
+    table = pd.DataFrame({"parameter": names, "min": lo.astype(float), "max": hi.astype(float),
+                          "qp": [qp.get(n, float("nan")) for n in names],
+                          "full_min": space.lo.astype(float),
+                          "full_max": space.hi.astype(float)})
+    table["restricted"] = table["parameter"].isin(list(qp))
     # PRIM's quasi-p-value: could a restriction this tight arise by chance? (< 0.05: no)
-    table["significant"] = table["restricted"] & (table["qp"] < 0.05)
+    table["significant"] = table["restricted"] & (table["qp"] < SIGNIFICANT)
     table = table.sort_values(["restricted", "qp"], ascending=[False, True]).reset_index(
         drop=True)
+    shown = list(table.loc[table["restricted"], "parameter"])
+    frame = x[shown].copy()
+    frame["outcome"] = y
     return Study("discovery", table, {
         "outcome": expr, "runs": len(y), "base_rate": float(y.mean()),
-        "coverage": float(stats["coverage"]), "density": float(stats["density"]),
-        "mass": float(stats["mass"]), "min_density": min_density, "box_index": chosen,
-        "trajectory": traj[["coverage", "density", "mass", "res_dim"]].to_dict(
-            orient="records")})
+        "coverage": ev["coverage"], "density": ev["density"], "mass": ev["mass"],
+        "min_density": min_density, "box_index": chosen, "rule": rule, "pruned": auto,
+        "dropped": dropped, "trajectory": points}, frame=frame)
+
+
+def _trajectory(pbox, names: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The limits (lower, upper arrays in the order of `names`) of every box on a PrimBox's
+    peeling trajectory. The `prim` package (pinned, 1.0.0) keeps them in `_box_lims`, one
+    record array per box with a `min` and a `max` row per parameter."""
+    out = []
+    for lims in pbox._box_lims[:len(pbox.peeling_trajectory)]:
+        out.append((np.array([float(lims[n][0]) for n in names]),
+                    np.array([float(lims[n][1]) for n in names])))
+    return out
+
+
+class _Space:
+    """The sampled parameters of the runs (x) and the outcome (y), for evaluating boxes."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, names: list[str]):
+        self.x, self.y, self.names = x, y, names
+        self.lo, self.hi = x.min(axis=0), x.max(axis=0)
+        self.index = {n: i for i, n in enumerate(names)}
+
+    def dims(self, lo, hi) -> np.ndarray:
+        return np.flatnonzero((lo > self.lo) | (hi < self.hi))
+
+    def restricted(self, lo, hi) -> list[str]:
+        return [self.names[i] for i in self.dims(lo, hi)]
+
+    def release(self, lo, hi, name: str) -> None:
+        """Drop the box's restriction on `name` (in place)."""
+        i = self.index[name]
+        lo[i], hi[i] = self.lo[i], self.hi[i]
+
+    def evaluate(self, lo, hi) -> dict:
+        """Coverage, density and mass of the box, and the quasi-p-value of each restriction:
+        the one-sided binomial probability of the box's outcome count, were the outcome as
+        frequent as in the box without that restriction (Bryant & Lempert 2010; as PRIM)."""
+        from scipy.stats import binom
+
+        dims = self.dims(lo, hi)
+        inside_dim = (self.x[:, dims] >= lo[dims]) & (self.x[:, dims] <= hi[dims])
+        inside = inside_dim.all(axis=1)
+        t, h = int(inside.sum()), int(self.y[inside].sum())
+        qp = {}
+        if len(dims):
+            outside = (~inside_dim).sum(axis=1)
+            # in the box but for restriction j: no other restriction fails
+            without = (outside == 0)[:, None] | ((outside == 1)[:, None] & ~inside_dim)
+            tj = without.sum(axis=0)
+            hj = (without & self.y[:, None]).sum(axis=0)
+            values = binom.sf(h - 1, t, hj / np.maximum(tj, 1))
+            qp = {self.names[d]: float(v) for d, v in zip(dims, values, strict=True)}
+        total = int(self.y.sum())
+        return {"coverage": h / total if total else float("nan"),
+                "density": h / t if t else float("nan"), "mass": t / len(self.y),
+                "qp": qp}
+
+    def prune(self, lo, hi) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The box with its non-significant restrictions dropped, the least significant
+        first, until every one left is significant; and the parameters dropped."""
+        lo, hi = lo.copy(), hi.copy()
+        dropped = []
+        while True:
+            qp = self.evaluate(lo, hi)["qp"]
+            weak = {n: v for n, v in qp.items() if v >= SIGNIFICANT}
+            if not weak:
+                return lo, hi, dropped
+            name = max(weak, key=lambda n: (weak[n], n))
+            self.release(lo, hi, name)
+            dropped.append(name)

@@ -242,12 +242,13 @@ def countries_table(s: dict) -> pd.DataFrame:
 
 
 def flat_rows(s: dict) -> list[dict]:
-    """The summary as one long table (summary.csv): metric, value and interval."""
+    """The summary as one long table (summary.csv): metric, value, its 95% interval and runs
+    (numbers), and the date of the date quantiles."""
     rows = []
 
     def add(metric, x):
         rows.append({"metric": metric, "value": x["probability"], "ci_low": x["ci_low"],
-                     "ci_high": x["ci_high"], "runs": x["runs"]})
+                     "ci_high": x["ci_high"], "runs": x["runs"], "date": None})
 
     for f in s["formation"]:
         add(f["label"], f)
@@ -268,11 +269,11 @@ def flat_rows(s: dict) -> list[dict]:
     for t, q in s["force_size"].items():
         for label, v in q.items():
             rows.append({"metric": f"force size when formed: {t} {label}", "value": v,
-                         "ci_low": None, "ci_high": None, "runs": None})
+                         "ci_low": None, "ci_high": None, "runs": None, "date": None})
     for name, m in s["milestones"].items():
         for label, d in m["quantiles"].items():
-            rows.append({"metric": f"{name.replace('_', ' ')} date {label}", "value": d,
-                         "ci_low": None, "ci_high": None, "runs": None})
+            rows.append({"metric": f"{name.replace('_', ' ')} date {label}", "value": None,
+                         "ci_low": None, "ci_high": None, "runs": None, "date": d})
     return rows
 
 
@@ -280,24 +281,29 @@ def _runs(k: int) -> str:
     return f"{k:,} run" + ("" if k == 1 else "s")
 
 
+def _share(p: float) -> str:
+    from .fmt import share
+
+    return share(p)
+
+
 def render(s: dict) -> str:
     """The key tables as plain text for the terminal."""
-    out = [f"Scenario '{s['scenario']}': {_runs(s['runs'])}", ""]
+    out = [f"Scenario '{s['scenario']}': {_runs(s['runs'])}, deadline {s.get('deadline')}", ""]
     out.append("Probability that the force forms (approved troops reach the target under a "
                "mandate Israel accepts), 95% Wilson interval")
     for f in s["formation"]:
-        label = f"formed by {f['date']}" if f["date"] else f["label"]
-        if f["label"] == "formed by the deadline":
-            label += " (deadline)"
-        out.append(f"  {label:<34} {f['probability']:6.1%}   "
+        label = f"formed by the deadline ({f['date']})" if \
+            f["label"] == "formed by the deadline" and f["date"] else f["label"]
+        out.append(f"  {label:<36} {f['probability']:6.1%}   "
                    f"[{f['ci_low']:.1%}, {f['ci_high']:.1%}]   ({_runs(f['runs'])})")
     q = s["formation_date_quantiles"]
     if q:
         out.append("  formation date, 10% / 50% / 90% of forces: " + " / ".join(q.values()))
-    out += ["", "Milestones by the deadline"]
+    out += ["", f"Milestones by the deadline ({s.get('deadline')})"]
     for m in s["milestones"].values():
         when = f"   median date {m['quantiles']['50%']}" if m["quantiles"] else ""
-        out.append(f"  {m['label']:<34} {m['probability']:6.1%}   [{m['ci_low']:.1%}, "
+        out.append(f"  {m['label']:<36} {m['probability']:6.1%}   [{m['ci_low']:.1%}, "
                    f"{m['ci_high']:.1%}]{when}")
     out += ["", "Outcome and failure reasons"]
     for r in s["reasons"]:
@@ -313,16 +319,22 @@ def render(s: dict) -> str:
         for lift in cf["lifts"][:6]:
             out.append(f"  {lift_label(lift['lift']):<44} {lift['probability']:6.1%}   "
                        f"(tried in {_runs(lift['tried'])})")
-    out += ["", "Per country (share of runs)"]
-    head = [COUNTRY_GROUP_LABELS[g].split(",")[0] for g in COUNTRY_GROUPS]
-    out.append(f"  {'country':<12} " + " ".join(f"{h:>14}" for h in head))
+    out += ["", "Per country (share of runs, status at the end; each row adds up to 100%)"]
+    head = [COUNTRY_GROUP_LABELS[g].split(",")[0] for g in COUNTRY_GROUPS] + ["other"]
+    out.append(f"  {'country':<12} " + " ".join(f"{h:>16}" for h in head))
+    grouped = {st for members in COUNTRY_GROUPS.values() for st in members}
     for c in s["countries"]:
-        out.append(f"  {c['country']:<12} " + " ".join(f"{c[g]['probability']:14.1%}"
-                                                      for g in COUNTRY_GROUPS))
+        other = sum(v for st, v in c["status_shares"].items() if st not in grouped)
+        out.append(f"  {c['country']:<12} " + " ".join(f"{c[g]['probability']:16.1%}"
+                                                      for g in COUNTRY_GROUPS)
+                   + f" {other:16.1%}")
+    out.append("  (declined: over the mandate, not willing, or conditions unmet; other: "
+               "pledged and awaiting approval, undecided, or not invited)")
     if s["compositions"]:
         out += ["", "Most frequent force compositions (troop and logistics contributors)"]
         for comp in s["compositions"][:5]:
-            out.append(f"  {comp['probability']:6.1%}  {comp['composition'].replace('+', ', ')}")
+            out.append(f"  {_share(comp['probability']):>6}  "
+                       f"{comp['composition'].replace('+', ', ')}")
     if s["force_size"].get("troops"):
         t = s["force_size"]["troops"]
         out += ["", f"Force size when formed: troops 5% / 50% / 95%: {t['5%']:,.0f} / "
