@@ -249,7 +249,7 @@ def test_study_ranges_accept_finite_numbers_and_check_them():
     for value in (math.nan, math.inf, -math.inf, 1.5, True, "0.5"):
         with pytest.raises(ScenarioError, match=p):
             check_value(loaded, p, value, "--vary")
-    with pytest.raises(ScenarioError, match="STEPS must be at most"):
+    with pytest.raises(ScenarioError, match="POINTS must be at most"):
         parse_vary(loaded, f"{p}=0:1:{10**12}")  # refused before any grid is built
 
 
