@@ -496,7 +496,12 @@ def test_report_rebuilds_the_presentation(tmp_path, baseline, capsys):
     assert (res.folder / "report.html").exists()
 
 
-def test_compare_files_and_folders(tmp_path, capsys):
+def test_compare_files_and_folders(tmp_path, capsys, monkeypatch):
+    from sim.analysis import present as presentation
+
+    # the compared experiments' own plots and reports are not under test here (see
+    # test_report_rebuilds_the_presentation): only their summaries are computed
+    monkeypatch.setattr(presentation, "draw", lambda *a, **k: None)
     hard = ROOT / "scenarios" / "israel_hard_line.yaml"
     args = ["--runs", "150", "--seed", "3", "--workers", "1", "--out", str(tmp_path),
             "--no-progress"]

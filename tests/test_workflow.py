@@ -69,20 +69,13 @@ def test_fill_forward_leaves_rounds_before_the_first_empty():
     np.testing.assert_array_equal(m, [[1, 2, 2, 2], [np.nan, np.nan, 5, 5]])
 
 
-def test_over_time_plots_and_a_folder_without_rounds(tmp_path, capsys):
+def test_over_time_plots():
     ot = overtime.over_time(_rounds(), scenario="toy")
     for fig in (overtime.envelopes(ot), overtime.countries_over_time(ot),
                 overtime.compare_envelopes([("toy", ot), ("other", None)])):
         assert fig.axes and fig._suptitle.get_text()
     legend = overtime.compare_envelopes([("toy", ot), ("bare", None)]).axes[-1].get_legend()
     assert any("bare: no rounds table" in t.get_text() for t in legend.get_texts())
-    assert main(["run", BASELINE, "--runs", "12", "--no-rounds", "--out", str(tmp_path),
-                 *QUIET]) == 0
-    (folder,) = (tmp_path / "baseline").iterdir()
-    html = (folder / "report.html").read_text()
-    assert "run with <code>--no-rounds</code>" in html
-    assert not (folder / "over_time.png").exists() and not (folder / "over_time.csv").exists()
-    assert "What the answer hinges on" in html
 
 
 # ----------------------------------------------------------------------------- feature scores
@@ -293,7 +286,10 @@ def test_comparison_csv_is_tidy_and_numeric(tmp_path, two):
     assert html.index("What changed") < html.index("Every measure") and "<details>" in html
 
 
-def test_compare_console_speaks_pp_and_dates(tmp_path, two, capsys):
+def test_compare_console_speaks_pp_and_dates(tmp_path, two, capsys, monkeypatch):
+    from sim.analysis import present
+
+    monkeypatch.setattr(present, "draw", lambda *a, **k: None)  # the folders' own reports
     assert main(["compare", str(two[0].folder), str(two[1].folder), "--out",
                  str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -345,8 +341,15 @@ def test_heavy_modules_are_not_imported_before_the_summary():
     assert p.stdout.strip() == "[]", p.stderr
 
 
-def test_the_summary_is_printed_before_the_plots_are_drawn(tmp_path, monkeypatch, capsys):
+HOSTILE = "<script>alert('x')</script>"
+
+
+def test_summary_first_no_rounds_and_hostile_names(tmp_path, monkeypatch, capsys):
+    """One small experiment, run with --no-rounds under a hostile name: the summary is
+    printed before the plots are drawn, the report says there are no rounds, and no page
+    (run, compare, sweep) lets the name through as markup."""
     from sim.analysis import present
+    from sim.experiments.files import safe_name
 
     seen = []
     real = present.draw
@@ -356,30 +359,24 @@ def test_the_summary_is_printed_before_the_plots_are_drawn(tmp_path, monkeypatch
         return real(*a, **kw)
 
     monkeypatch.setattr(present, "draw", draw)
-    assert main(["run", BASELINE, "--runs", "10", "--out", str(tmp_path), *QUIET]) == 0
+    out = ["--set", f"name={json.dumps(HOSTILE)}", "--runs", "6", "--no-rounds", "--out",
+           str(tmp_path), *QUIET]
+    assert main(["run", BASELINE, *out]) == 0
     assert "Probability that the force forms" in seen[0]
     assert "formed by the deadline (2026-12-20)" in seen[0] and "Results:" not in seen[0]
     assert "Results:" in capsys.readouterr().out
-
-
-# ----------------------------------------------------------------------------- templates
-
-
-HOSTILE = "<script>alert('x')</script>"
-
-
-def test_reports_escape_a_hostile_scenario_name(tmp_path):
-    out = ["--set", f"name={json.dumps(HOSTILE)}", "--runs", "6", "--out", str(tmp_path),
-           *QUIET]
-    assert main(["run", BASELINE, *out]) == 0
+    (folder,) = (tmp_path / safe_name(HOSTILE)).iterdir()
+    html = (folder / "report.html").read_text()
+    assert "run with <code>--no-rounds</code>" in html and "What the answer hinges on" in html
+    assert not (folder / "over_time.png").exists() and not (folder / "over_time.csv").exists()
     assert main(["compare", BASELINE, BASELINE, *out]) == 0
     assert main(["sweep", BASELINE, "--vary", "convener.pressure=0:0.5:2", *out]) == 0
     pages = list(tmp_path.rglob("report.html"))
     assert len(pages) == 3
     for page in pages:
-        html = page.read_text()
-        assert "<script" not in html.lower(), page
-        assert "&lt;script&gt;" in html, page
+        text = page.read_text()
+        assert "<script" not in text.lower(), page
+        assert "&lt;script&gt;" in text, page
 
 
 def test_templates_are_package_data():

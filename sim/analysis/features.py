@@ -105,6 +105,18 @@ def score(runs: pd.DataFrame, seed: int, *, trees: int = TREES,
         return FeatureScores(pd.DataFrame(), runs=n, total_runs=total, reason=(
             "the scenario has no uncertain parameters (every run draws the same values), so "
             "nothing can be scored"))
+    targets = outcomes(runs)
+    skipped = {}
+    for name, y in targets.items():
+        k = int(y.sum())
+        if min(k, n - k) < min_cases:
+            skipped[name] = (f"never holds in the {fmt.runs(n)}" if k == 0 else
+                             f"holds in every one of the {fmt.runs(n)}" if k == n else
+                             f"holds in {k:,} of {fmt.runs(n)}: fewer than {min_cases} runs "
+                             "on one side to score")
+    if len(skipped) == len(targets):  # nothing to score: scikit-learn is not even imported
+        return FeatureScores(pd.DataFrame(), skipped, {}, n, total, "no outcome varies "
+                             "enough across the runs to be scored")
     state = random_state(seed)
     noise_columns = np.random.default_rng(state).random((n, probes))
     x = np.hstack([runs[params].to_numpy(dtype=np.float64), noise_columns]).astype(np.float32)
@@ -113,18 +125,13 @@ def score(runs: pd.DataFrame, seed: int, *, trees: int = TREES,
     import sklearn
     from sklearn.ensemble import ExtraTreesClassifier
 
-    columns, skipped, noise = {}, {}, {}
+    columns, noise = {}, {}
     k_params = len(params)
     # the inputs are checked here (finite numbers): skipping sklearn's checks for every tree
     # saves a tenth of the time
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-        for name, y in outcomes(runs).items():
-            k = int(y.sum())
-            if min(k, n - k) < min_cases:
-                skipped[name] = (f"never holds in the {fmt.runs(n)}" if k == 0 else
-                                 f"holds in every one of the {fmt.runs(n)}" if k == n else
-                                 f"holds in {k:,} of {fmt.runs(n)}: fewer than {min_cases} "
-                                 "runs on one side to score")
+        for name, y in targets.items():
+            if name in skipped:
                 continue
             forest = ExtraTreesClassifier(
                 n_estimators=trees_formed if name == "formed" else trees,

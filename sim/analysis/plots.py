@@ -366,7 +366,9 @@ PLOTS = ("outcome_breakdown", "country_status", "formation_over_time", "mileston
 
 def write_all(s: dict, troops: np.ndarray, folder: Path,
               target: np.ndarray | None = None) -> list[Path]:
-    """Write every outcome plot of one experiment into `folder`."""
+    """Write every outcome plot of one experiment into `folder`; those with nothing to show
+    (no failed run replayed, no force formed) are left out, as the report leaves out their
+    sections."""
     draw = {
         "outcome_breakdown": lambda: outcome_breakdown(s),
         "country_status": lambda: country_status(s),
@@ -376,7 +378,13 @@ def write_all(s: dict, troops: np.ndarray, folder: Path,
         "force_size": lambda: force_size(s, troops, target),
         "top_compositions": lambda: top_compositions(s),
     }
+    empty = set()
+    if not s["counterfactuals"]["lifts"]:
+        empty.add("counterfactuals")
+    if not s["compositions"]:
+        empty |= {"force_size", "top_compositions"}
     out = []
     for name in PLOTS:
-        out += save(draw[name](), folder, name)
+        if name not in empty:
+            out += save(draw[name](), folder, name)
     return out

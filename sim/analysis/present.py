@@ -99,10 +99,10 @@ def draw(folder: Path, meta: dict, summary: dict) -> dict:
         plots.save(overtime.envelopes(ot), folder, "over_time")
         plots.save(overtime.countries_over_time(ot), folder, "countries_over_time")
     fs = features.of_folder(folder, meta)
-    if not fs.scores.empty:
+    if not fs.scores.empty:  # else the report says why nothing was scored
         with files.writing(folder / "feature_scores.csv") as tmp:
             features.tidy(fs).to_csv(tmp, index=False)
-    plots.save(features.plot(fs, summary["scenario"]), folder, "feature_scores")
+        plots.save(features.plot(fs, summary["scenario"]), folder, "feature_scores")
     report.experiment_report(folder, summary, meta, ot, fs)
     return {"over_time": ot, "feature_scores": fs}
 
