@@ -77,3 +77,13 @@ def notes(model, kind: str | None = None, actor: str | None = None, **match) -> 
 @pytest.fixture(scope="session")
 def baseline():
     return load_scenario(ROOT / "scenarios" / "baseline.yaml")
+
+
+@pytest.fixture
+def summaries_only(monkeypatch):
+    """Present results folders without their plots and report (summary.json and summary.csv
+    only), for tests whose subject is not the presentation: drawing a report takes seconds,
+    and the presentation has tests of its own."""
+    from sim.analysis import present
+
+    monkeypatch.setattr(present, "draw", lambda *a, **k: None)

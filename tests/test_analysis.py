@@ -246,7 +246,7 @@ def test_outcome_expressions():
         outcome_mask(df, "param.x.y")
 
 
-def test_discover_command(tmp_path, capsys):
+def test_discover_command(tmp_path, capsys, summaries_only):
     assert main(["discover", str(BASELINE), "--outcome", 'formed and status.Pakistan == '
                  '"deployed"', "--runs", "1500", "--workers", "2", "--out", str(tmp_path),
                  "--no-progress"]) == 0

@@ -54,7 +54,7 @@ def test_a_hostile_scenario_name_stays_inside_out(tmp_path, name, capsys):
     assert (folder / "report.html").exists()
 
 
-def test_compare_of_long_names(tmp_path):
+def test_compare_of_long_names(tmp_path, summaries_only):
     args = ["--runs", "5", "--workers", "1", "--out", str(tmp_path), "--no-progress"]
     long = "y" * 1000
     assert main(["compare", BASELINE, BASELINE, "--set", f"name={long}", *args]) == 0
@@ -127,7 +127,7 @@ def test_workers_beyond_the_cores_warn(tmp_path, monkeypatch, capsys):
     assert "Warning: --workers 2 is more than the 1 cores" in capsys.readouterr().err
 
 
-def test_a_scenario_name_in_every_place_it_names_a_folder(tmp_path):
+def test_a_scenario_name_in_every_place_it_names_a_folder(tmp_path, summaries_only):
     """Studies and discoveries name their folders after the scenario too."""
     out = tmp_path / "out"
     args = ["--set", "name=../..", "--workers", "1", "--out", str(out), "--no-progress"]

@@ -109,7 +109,7 @@ def test_results_folder_contents(tmp_path, baseline):
     assert not list(tmp_path.rglob("*.partial"))
 
 
-def test_rounds_table(tmp_path, baseline):
+def test_rounds_table(tmp_path, baseline, summaries_only):
     res = _run(tmp_path, baseline, runs=40, seed=3, chunk=9)
     f = pq.ParquetFile(res.folder / "rounds.parquet")
     declared = dict(round_fields(baseline))
@@ -137,7 +137,7 @@ def test_rounds_in_memory_and_in_the_folder_agree_over_row_groups(tmp_path, base
     pd.testing.assert_frame_equal(memory.rounds, saved.rounds)
 
 
-def test_no_rounds(tmp_path, baseline):
+def test_no_rounds(tmp_path, baseline, summaries_only):
     with_rounds = _run(tmp_path, baseline, runs=30, seed=2)
     without = _run(tmp_path, baseline, runs=30, seed=2, rounds=False)
     assert without.folder != with_rounds.folder
@@ -192,7 +192,8 @@ def _flip_bit(path: Path, at: float = 0.5) -> None:
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "metadata"])
-def test_damaged_complete_folder_is_reported_not_reused(tmp_path, baseline, damage, capsys):
+def test_damaged_complete_folder_is_reported_not_reused(tmp_path, baseline, damage, capsys,
+                                                        summaries_only):
     args = ["run", str(BASELINE), "--runs", "50", "--seed", "6", "--workers", "1", "--out",
             str(tmp_path), "--no-progress"]
     assert main(args) == 0
@@ -437,7 +438,7 @@ def test_workers_compute_chunks_side_by_side(baseline, monkeypatch):
 
 
 def test_full_disk_is_an_environment_failure_and_resumes(tmp_path, baseline, monkeypatch,
-                                                          capsys):
+                                                          capsys, summaries_only):
     args = ["run", str(BASELINE), "--runs", "300", "--seed", "8", "--workers", "1",
             "--chunk-size", "50", "--out", str(tmp_path), "--no-progress"]
     real, calls = files._write, []
@@ -496,12 +497,9 @@ def test_report_rebuilds_the_presentation(tmp_path, baseline, capsys):
     assert (res.folder / "report.html").exists()
 
 
-def test_compare_files_and_folders(tmp_path, capsys, monkeypatch):
-    from sim.analysis import present as presentation
-
+def test_compare_files_and_folders(tmp_path, capsys, summaries_only):
     # the compared experiments' own plots and reports are not under test here (see
     # test_report_rebuilds_the_presentation): only their summaries are computed
-    monkeypatch.setattr(presentation, "draw", lambda *a, **k: None)
     hard = ROOT / "scenarios" / "israel_hard_line.yaml"
     args = ["--runs", "150", "--seed", "3", "--workers", "1", "--out", str(tmp_path),
             "--no-progress"]
@@ -553,7 +551,7 @@ def test_models_are_released(baseline):
     assert len(mesa.Agent._ids) == before
 
 
-def test_results_independent_of_current_directory(tmp_path, baseline):
+def test_results_independent_of_current_directory(tmp_path, baseline, summaries_only):
     os.chdir(tmp_path)
     try:
         loaded = load_scenario(Path(os.path.relpath(BASELINE, tmp_path)))

@@ -286,10 +286,7 @@ def test_comparison_csv_is_tidy_and_numeric(tmp_path, two):
     assert html.index("What changed") < html.index("Every measure") and "<details>" in html
 
 
-def test_compare_console_speaks_pp_and_dates(tmp_path, two, capsys, monkeypatch):
-    from sim.analysis import present
-
-    monkeypatch.setattr(present, "draw", lambda *a, **k: None)  # the folders' own reports
+def test_compare_console_speaks_pp_and_dates(tmp_path, two, capsys, summaries_only):
     assert main(["compare", str(two[0].folder), str(two[1].folder), "--out",
                  str(tmp_path)]) == 0
     out = capsys.readouterr().out

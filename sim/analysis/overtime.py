@@ -2,8 +2,8 @@
 (the median, the middle 50% and 90% of the runs, round by round, and a few runs drawn
 thinly) of committed, approved and deployed troops, the convener's pressure, the mandate's
 clarity and the convener's incentive; the share of runs in which Israel accepts the mandate on
-the table; and each country's status group over time (as the EMA Workbench's `lines`,
-`envelopes` and `kde_over_time`).
+the table; and each country's status group over time (as the EMA Workbench's `lines` and
+`envelopes`).
 
 A run that ended before the deadline (the talks collapsed, or the force is at full strength)
 keeps its last values for the rounds after its end, so every round counts every run.
@@ -132,10 +132,14 @@ def _status_groups(rounds, run, rnd, n, width, numbers, dates) -> pd.DataFrame:
     other = len(COUNTRY_GROUPS)
     rows = []
     for col in [c for c in rounds.columns if c.startswith("status.")]:
-        status = rounds[col].astype(str)
-        if (status == "influencer").all():
+        status = rounds[col].astype("category")  # the rounds table's columns already are
+        words = [str(w) for w in status.cat.categories]
+        codes = status.cat.codes.to_numpy()
+        if len(status) == 0 or ("influencer" in words and
+                                (codes == words.index("influencer")).all()):
             continue
-        g = status.map(code).fillna(other).to_numpy(dtype=float)
+        lookup = np.array([code.get(w, other) for w in words] + [other], dtype=float)
+        g = lookup[codes]  # code -1 (missing) takes the last: other
         m = fill_forward(g, run, rnd, n, width)
         for j, r in enumerate(numbers):
             counts = np.bincount(m[:, j][~np.isnan(m[:, j])].astype(np.int64),
@@ -333,11 +337,14 @@ def countries_over_time(ot: OverTime):
         step = np.nanmedian(np.diff(xs)) if len(xs) > 1 else 14.0
         extent = (xs[0] - step, xs[-1], len(shown) - 0.5, -0.5) if len(xs) else None
         for ax, (key, label, cmap) in zip(axes, panels, strict=True):
+            if not shown or not len(xs):
+                plots.empty(ax, "No country is ever in the force, vetoed or blocked")
+                continue
             grid = np.array([
                 (g.loc[g["country"] == c, "in_force"] if key == "in_force" else
                  g.loc[g["country"] == c, "vetoed"] + g.loc[g["country"] == c,
                                                             "blocked_at_home"]).to_numpy()
-                for c in shown]) if shown else np.zeros((0, len(xs)))
+                for c in shown])
             # the second panel's scale ends at its largest share (rounded up to 10%): vetoes
             # and blocks are rarer, and would not show on a scale to 100%
             top = 1.0 if key == "in_force" or not grid.size else \
