@@ -160,7 +160,7 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
     p.add_argument("--runs", type=_runs, help=runs_help)
     p.add_argument("--seed", type=_seed, help="master seed (default: the scenario's)")
     p.add_argument("--workers", type=_workers, default=min(os.cpu_count() or 1, MAX_WORKERS),
-                   help=f"worker processes (default: the number of cores; at most "
+                   help=f"worker threads (default: the number of cores; at most "
                    f"{MAX_WORKERS})")
     p.add_argument("--out", default="results", help="results root folder (default: results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")

@@ -9,7 +9,7 @@ import numbers
 MAX_RUNS = 100_000_000
 #: most points of a sweep or a sensitivity design
 MAX_POINTS = 10_000_000
-#: most worker processes one experiment may ask for
+#: most workers (threads) one experiment may ask for
 MAX_WORKERS = 256
 #: largest master seed (seeds are stored as 64-bit integers)
 MAX_SEED = 2**63 - 1

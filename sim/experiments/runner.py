@@ -7,7 +7,7 @@ table (one row per run: point, run, seed, the sampled parameters as `param.<path
 outcome field) and a rounds table (one row per run and round).
 
 The runs are cut into chunks of consecutive rows, computed by `compute_chunk` in the current
-process, a process pool or any `concurrent.futures` executor. With a results folder (`out`),
+thread, worker threads or any `concurrent.futures` executor (Dask). With a results folder (`out`),
 each chunk is written to its own checked file in `<id>.partial/` as soon as it arrives (memory
 stays flat, and an interrupted experiment resumes), then the chunks are merged in row order into
 runs.parquet and rounds.parquet with fixed row groups: the same bytes for any number of workers,
