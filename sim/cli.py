@@ -596,6 +596,11 @@ def explorer_environment(folders) -> dict[str, str]:
     env = dict(os.environ)
     env[files.USER_FOLDER_ENV] = str(folders.user)
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    venv = env.get("VIRTUAL_ENV")
+    if venv and Path(venv).resolve() != Path(sys.prefix).resolve():
+        # inherited from another environment than the one running the server: IPython would
+        # warn about it for every session
+        del env["VIRTUAL_ENV"]
     quiet = "ignore:Cookies with samesite=none require https:UserWarning"
     env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), quiet) if w)
     return env

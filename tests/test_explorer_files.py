@@ -274,3 +274,15 @@ def test_the_server_environment_is_quiet(place):
     folders, _, _ = place
     env = explorer_environment(folders)
     assert "samesite" in env["PYTHONWARNINGS"]
+
+
+def test_the_server_environment_names_only_its_own_virtualenv(place, monkeypatch):
+    """A VIRTUAL_ENV inherited from another environment (IPython warns of it every session) is
+    not passed on; the server's own is kept."""
+    import sys
+
+    folders, _, _ = place
+    monkeypatch.setenv("VIRTUAL_ENV", "/somewhere/else/.venv")
+    assert "VIRTUAL_ENV" not in explorer_environment(folders)
+    monkeypatch.setenv("VIRTUAL_ENV", sys.prefix)
+    assert explorer_environment(folders)["VIRTUAL_ENV"] == sys.prefix
