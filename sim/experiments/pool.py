@@ -18,7 +18,7 @@ from .limits import MAX_WORKERS, ExperimentError, whole
 
 
 def check_workers(workers: int, log: Callable[[str], None]) -> int:
-    """`workers` if sane: refused beyond MAX_WORKERS (each is a process with its own memory),
+    """`workers` if sane: refused beyond MAX_WORKERS (each holds a chunk's tables in memory),
     a warning beyond the cores (they would only take turns)."""
     cores = os.cpu_count() or 1
     if not whole(workers) or workers < 1:
