@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="rebuild the summary, plots and report of a saved "
                         "results folder (from its tables; nothing is run again)")
     rp.add_argument("folder", help="a results folder (of run, sweep or sensitivity)")
+    rp.add_argument("--workers", type=_workers, default=min(os.cpu_count() or 1, MAX_WORKERS),
+                    help="processes drawing the plots and report side by side (default: the "
+                    "number of cores)")
 
     c = sub.add_parser("compare", help="set scenarios (files) or results (folders) side by side")
     c.add_argument("items", nargs="+", help="scenario files and/or result folders; the first is "
@@ -160,7 +163,8 @@ def _batch_options(p, runs_help="number of runs (default: the scenario's)") -> N
     p.add_argument("--runs", type=_runs, help=runs_help)
     p.add_argument("--seed", type=_seed, help="master seed (default: the scenario's)")
     p.add_argument("--workers", type=_workers, default=min(os.cpu_count() or 1, MAX_WORKERS),
-                   help=f"worker threads (default: the number of cores; at most "
+                   help=f"worker threads for the runs, and processes (at most one per core) "
+                   f"for the plots and report (default: the number of cores; at most "
                    f"{MAX_WORKERS})")
     p.add_argument("--out", default="results", help="results root folder (default: results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
@@ -212,7 +216,8 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
                             counterfactuals=args.counterfactual_runs)
     if result.summary is None:  # a reused folder keeps its presentation untouched
-        result.summary = present(result.folder, verified=True, on_summary=on_summary)
+        result.summary = present(result.folder, verified=True, on_summary=on_summary,
+                                 workers=args.workers)
     elif on_summary is not None:
         on_summary(result.summary)
     return result
@@ -436,7 +441,7 @@ def cmd_report(args) -> int:
     res = load_result(args.folder)
     study = res.metadata.get("study")
     presented = present(res.folder, verified=True,
-                        on_summary=None if study else _print_summary)
+                        on_summary=None if study else _print_summary, workers=args.workers)
     if study:
         print(f"{res.metadata['study']['kind'].capitalize()} rebuilt from {res.folder}/"
               "runs.parquet: open report.html in a browser")

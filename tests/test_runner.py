@@ -497,6 +497,28 @@ def test_report_rebuilds_the_presentation(tmp_path, baseline, capsys):
     assert (res.folder / "report.html").exists()
 
 
+def test_presentation_drawn_side_by_side_is_the_same(tmp_path, baseline):
+    """The plots, tables and report drawn in two processes are the files drawn in one, byte
+    for byte, and a part that fails in a process fails the presentation as it would here."""
+    from sim.analysis import present as presenting
+
+    res = _run(tmp_path, baseline, runs=120, seed=6)
+    drawn = {p.name: p.read_bytes() for p in res.folder.iterdir()
+             if p.suffix in (".png", ".svg", ".csv", ".html")}
+    assert {"report.html", "feature_scores.svg", "over_time.png", "force_size.png"} <= set(drawn)
+    for name in drawn:
+        (res.folder / name).unlink()
+    presenting.present(res.folder, workers=2)
+    again = {p.name: p.read_bytes() for p in res.folder.iterdir()
+             if p.suffix in (".png", ".svg", ".csv", ".html")}
+    assert again.keys() == drawn.keys()
+    assert [n for n in drawn if again[n] != drawn[n]] == []
+    meta = load_result(res.folder).metadata
+    with pytest.raises(ValueError, match="no outcome plot named"):
+        presenting._draw_parts(["over_time", "no_such_plot"], res.folder, meta,
+                               res.summary, 2)
+
+
 def test_compare_files_and_folders(tmp_path, capsys, summaries_only):
     # the compared experiments' own plots and reports are not under test here (see
     # test_report_rebuilds_the_presentation): only their summaries are computed
