@@ -1,7 +1,8 @@
 """What a batch of runs says: probabilities with Wilson intervals, reasons, statuses, sizes.
 
 `Accumulator` reads the table of runs in batches (so memory does not grow with the number of
-runs) and produces a plain, JSON-ready summary; `summarise(runs)` does the same for a DataFrame.
+runs) and produces a plain, JSON-ready summary; `summarise(runs)` does the same for a whole
+table (a DataFrame or an Arrow table).
 Analysis reads saved runs; it never re-runs the model.
 """
 
@@ -12,6 +13,8 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..vocabulary import CONTRIBUTION_TYPES as FORCE_TYPES
 from ..vocabulary import (
@@ -57,6 +60,34 @@ def prob(k: int, n: int) -> dict:
             "ci_low": lo, "ci_high": hi}
 
 
+def _arrow(runs):
+    """An Arrow table (or record batch) of runs, from a DataFrame if need be."""
+    if isinstance(runs, (pa.Table, pa.RecordBatch)):
+        return runs
+    return pa.Table.from_pandas(runs, preserve_index=False)
+
+
+def _bools(col) -> np.ndarray:
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _floats(col) -> np.ndarray:
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _counts(col, nulls: bool = True) -> dict:
+    """How often each value of a column occurs, as text (dates, codes decoded); nulls under
+    None, or left out."""
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        col = pc.cast(col, pa.string())
+    vc = pc.value_counts(col)
+    out = dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(),
+                   strict=True))
+    if not nulls:
+        out.pop(None, None)
+    return out
+
+
 class Accumulator:
     """Adds up batches of the runs table into the summary."""
 
@@ -89,36 +120,46 @@ class Accumulator:
         """The columns of a runs table the summary needs."""
         return [c for c in names if c in Accumulator.COLUMNS or c.startswith("status.")]
 
-    def add(self, df: pd.DataFrame) -> Accumulator:
-        formed = df["formed"].to_numpy(dtype=bool)
-        self.n += len(df)
+    def add(self, runs) -> Accumulator:
+        """Add a batch of runs: an Arrow table or record batch, or a DataFrame. The counting is
+        done by Arrow in compiled code (no Python object per run: a tenth of the time of
+        counting a DataFrame's values)."""
+        t = _arrow(runs)
+        names = set(t.schema.names)
+        formed = _bools(t.column("formed"))
+        n = len(formed)
+        self.n += n
         self.formed += int(formed.sum())
+        mask = pa.array(formed)
         for m, _ in MILESTONES:
-            col = df[f"{m}_date"]
-            self.dates[m].update(col[col.notna()].astype(str))
-        self.reasons.update(df["reason"])
-        for col in df.columns:
+            self.dates[m].update(_counts(t.column(f"{m}_date"), nulls=False))
+        self.reasons.update(_counts(t.column("reason")))
+        for col in t.schema.names:
             if col.startswith("status."):
-                self.status.setdefault(col[7:], Counter()).update(df[col])
-        self.compositions.update(df.loc[formed, "composition"])
-        self.mandates.update(df["mandate"])
-        self.mandates_formed.update(df.loc[formed, "mandate"])
-        for t in FORCE_TYPES:
-            self.force[t].append(df.loc[formed, f"force_{t}"].to_numpy(dtype=float))
+                self.status.setdefault(col[7:], Counter()).update(_counts(t.column(col)))
+        self.compositions.update(_counts(pc.filter(t.column("composition"), mask)))
+        mandate = t.column("mandate")
+        self.mandates.update(_counts(mandate))
+        self.mandates_formed.update(_counts(pc.filter(mandate, mask)))
+        for ft in FORCE_TYPES:
+            self.force[ft].append(_floats(pc.filter(t.column(f"force_{ft}"), mask)))
         for k in COUNTS:
-            if k in df.columns:
-                self.totals[k] += int(df[k].sum())
+            if k in names:
+                self.totals[k] += int(pc.sum(t.column(k)).as_py() or 0)
         eligible = ~formed
-        if self.limit is not None and "run" in df.columns:
-            eligible &= df["run"].to_numpy() < self.limit
+        if self.limit is not None and "run" in names:
+            eligible &= t.column("run").to_numpy() < self.limit
         self.failed += int(eligible.sum())
-        if "lifts_tried" in df.columns:
-            for tried, works in zip(df["lifts_tried"], df["lifts_formed"], strict=True):
-                if tried:
-                    self.tried_runs += 1
-                    self.lifts_tried.update(tried.split("+"))
-                    if works:
-                        self.lifts_formed.update(works.split("+"))
+        if "lifts_tried" in names:
+            tried = t.column("lifts_tried")
+            some = pc.fill_null(pc.not_equal(tried, ""), False)  # the runs replayed (few)
+            for tr, works in zip(pc.filter(tried, some).to_pylist(),
+                                 pc.filter(t.column("lifts_formed"), some).to_pylist(),
+                                 strict=True):
+                self.tried_runs += 1
+                self.lifts_tried.update(tr.split("+"))
+                if works:
+                    self.lifts_formed.update(works.split("+"))
         return self
 
     def _curve(self, dates: Counter, n: int) -> list[dict]:
@@ -219,10 +260,10 @@ def context_of(loaded, seed: int | None = None) -> dict:
             "deadline": str(deadline), "milestones": [str(m) for m in cal.milestones]}
 
 
-def summarise(runs: pd.DataFrame, scenario=None, seed: int | None = None,
+def summarise(runs, scenario=None, seed: int | None = None,
               milestones=(), counterfactual_runs: int | None = None) -> dict:
-    """The summary of a runs table (a DataFrame), exactly as the command line computes it
-    (`counterfactual_runs`: as the experiment's metadata says)."""
+    """The summary of a runs table (a DataFrame or an Arrow table), exactly as the command
+    line computes it (`counterfactual_runs`: as the experiment's metadata says)."""
     ctx = context_of(scenario, seed) if scenario is not None else {"milestones": milestones}
     return Accumulator(counterfactual_runs).add(runs).result(ctx)
 

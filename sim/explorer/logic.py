@@ -432,8 +432,8 @@ def run_batch(loaded: LoadedScenario, runs: int, seed: int, *, settings=(), numb
                                 chunk=max(100, -(-n // 4)), on_progress=on_progress,
                                 log=lambda message: None, counterfactuals=0)
     table = experiment.table("runs")
-    frame = table.select(Accumulator.columns(table.column_names)).to_pandas()
-    summary = summarise(frame, loaded, seed, counterfactual_runs=0)
+    summary = summarise(table.select(Accumulator.columns(table.column_names)), loaded, seed,
+                        counterfactual_runs=0)
     return Batch(number, list(settings), seed, summary, scenario or loaded.name,
                  time.perf_counter() - started)
 
