@@ -408,6 +408,27 @@ def test_workers_leave_nothing_behind(tmp_path, how):
     proc.wait()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_drawing_processes_end_with_the_command(tmp_path):
+    """The processes that draw a presentation side by side end by themselves when the
+    command is killed while they draw (SIGKILL: the command can clean up nothing)."""
+    cmd = _cli(tmp_path, 200)
+    cmd[cmd.index("--workers") + 1] = "2"
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    drawing: set[int] = set()
+    while not drawing and proc.poll() is None and time.monotonic() < deadline:
+        drawing = _descendants(proc.pid)
+        time.sleep(0.05)
+    assert drawing, "no drawing process was seen: the presentation was not drawn side by side"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _living(drawing) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _living(drawing) == set()
+
+
 def test_workers_compute_chunks_side_by_side(baseline, monkeypatch):
     """--workers 2: the chunks are computed on two threads at once, in this process."""
     import threading

@@ -133,6 +133,24 @@ def draw(folder: Path, meta: dict, summary: dict, workers: int = 1) -> dict:
     return {"over_time": done["over_time"], "feature_scores": done["feature_scores"]}
 
 
+def _drawing_process(command: int) -> None:
+    """Set up a process that draws parts of a presentation: Ctrl-C is left to the command
+    (which stops the drawing), and the process ends by itself once the command is gone
+    (killed, say), so that nothing is ever left behind."""
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == command:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-command", daemon=True).start()
+
+
 def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
                 workers: int) -> dict:
     workers = min(workers, os.cpu_count() or 1, len(names))
@@ -147,7 +165,7 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
     # forever in the child), so otherwise the processes start afresh
     fork = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
     pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context(
-        "fork" if fork else "spawn"))
+        "fork" if fork else "spawn"), initializer=_drawing_process, initargs=(os.getpid(),))
     try:
         futures = {n: pool.submit(draw_part, n, folder, meta, summary) for n in names}
         done = {n: f.result() for n, f in futures.items()}
