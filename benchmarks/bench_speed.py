@@ -230,6 +230,65 @@ def bench_per_run(runs: int) -> None:
         f"{chunk_rounds * 1e6:.0f} us (one core, {runs:,} runs)")
 
 
+def _median_wall(code: str, repeats: int = 3) -> float:
+    walls = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+        walls.append(time.perf_counter() - t0)
+    return statistics.median(walls)
+
+
+def bench_fixed_costs() -> None:
+    """What a command pays before its first run: the interpreter, this package and the
+    scenario; the libraries the runs and the summary load; the compiled kernel from its cache."""
+    start = _median_wall("pass")
+    ours = _median_wall("import sim.cli; from sim.scenario import load_scenario; "
+                        f"load_scenario({str(BASELINE)!r})")
+    libs = _median_wall("import numba, scipy.linalg, pandas, pyarrow.parquet")
+    first = _median_wall("from sim.scenario import load_scenario; "
+                         "from sim.experiments.runner import compute_chunk; "
+                         f"compute_chunk(load_scenario({str(BASELINE)!r}), 1, 0, 1, None, 0, 1, 0)")
+    say(f"before the first run (median of 3): Python starts in {start:.2f} s; this package and "
+        f"the baseline scenario {ours:.2f} s; numba, scipy.linalg (numba loads it), pandas and "
+        f"pyarrow {libs:.2f} s on their own; all of it and the first run from the compiled "
+        f"kernel's cache {first:.2f} s")
+
+
+def bench_presentation(runs: int) -> None:
+    """The presentation of one results folder (`report FOLDER`, whole command: summary, plots,
+    curves over time, feature scores, report) in 1 and 2 processes, and each part's cost."""
+    import json
+
+    from sim.analysis import present as P
+    from sim.experiments import run_experiment
+    from sim.scenario import load_scenario
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_experiment(load_scenario(BASELINE), runs, 1, workers=2, out=tmp,
+                             log=lambda *a: None)
+        folder = str(res.folder)
+        walls = {}
+        for w in (1, 2):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, str(ROOT / "run.py"), "report", folder,
+                            "--workers", str(w)], cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            walls[w] = time.perf_counter() - t0
+        meta = json.loads((res.folder / "metadata.json").read_text())
+        summary = P.write_summary(res.folder, meta)
+        costs = {}
+        for name in P.parts(summary):
+            t0 = time.perf_counter()
+            P.draw_part(name, res.folder, meta, summary)
+            costs[name] = time.perf_counter() - t0
+    parts = ", ".join(f"{n.replace('_', ' ')} {c:.2f}" for n, c in
+                      sorted(costs.items(), key=lambda kv: -kv[1]))
+    say(f"presentation of {runs:,} runs (report FOLDER, whole command): {walls[1]:.1f} s in one "
+        f"process, {walls[2]:.1f} s in two; its parts in seconds (one process, libraries "
+        f"already loaded except on first use): {parts}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -242,6 +301,9 @@ def main() -> None:
     announce_compilation()
     q = args.quick
     bench_per_run(2_000 if q else 10_000)
+    bench_fixed_costs()
+    bench_presentation(300)
+    bench_presentation(300 if q else 4_000)
     bench_default_command(2 if q else 5)
     bench_runs(4_000, None if q else 2_000)
     bench_runs(20_000 if q else 100_000, None if q else 20_000)

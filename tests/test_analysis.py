@@ -248,7 +248,7 @@ def test_outcome_expressions():
 
 def test_discover_command(tmp_path, capsys, summaries_only):
     assert main(["discover", str(BASELINE), "--outcome", 'formed and status.Pakistan == '
-                 '"deployed"', "--runs", "1500", "--workers", "2", "--out", str(tmp_path),
+                 '"deployed"', "--runs", "1000", "--workers", "2", "--out", str(tmp_path),
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
     # Pakistan deploys only once disarmament is softened, which the convener does only when it
