@@ -519,25 +519,30 @@ def test_report_rebuilds_the_presentation(tmp_path, baseline, capsys):
 
 
 def test_presentation_drawn_side_by_side_is_the_same(tmp_path, baseline):
-    """The plots, tables and report drawn in two processes are the files drawn in one, byte
-    for byte, and a part that fails in a process fails the presentation as it would here."""
-    from sim.analysis import present as presenting
-
+    """The plots, tables and report drawn in two processes (`report --workers 2`, forked from
+    a command that runs no other thread) are the files drawn in one, byte for byte; a part
+    that fails in a drawing process fails the presentation with its own error."""
     res = _run(tmp_path, baseline, runs=120, seed=6)
     drawn = {p.name: p.read_bytes() for p in res.folder.iterdir()
              if p.suffix in (".png", ".svg", ".csv", ".html")}
     assert {"report.html", "feature_scores.svg", "over_time.png", "force_size.png"} <= set(drawn)
     for name in drawn:
         (res.folder / name).unlink()
-    presenting.present(res.folder, workers=2)
+    subprocess.run([sys.executable, str(ROOT / "run.py"), "report", str(res.folder),
+                    "--workers", "2"], cwd=ROOT, check=True, capture_output=True)
     again = {p.name: p.read_bytes() for p in res.folder.iterdir()
              if p.suffix in (".png", ".svg", ".csv", ".html")}
     assert again.keys() == drawn.keys()
     assert [n for n in drawn if again[n] != drawn[n]] == []
-    meta = load_result(res.folder).metadata
-    with pytest.raises(ValueError, match="no outcome plot named"):
-        presenting._draw_parts(["over_time", "no_such_plot"], res.folder, meta,
-                               res.summary, 2)
+    code = ("import json, pathlib, sys\n"
+            "from sim.analysis import present as p\n"
+            "f = pathlib.Path(sys.argv[1]); meta = json.loads((f / 'metadata.json').read_text())\n"
+            "print('fork', p._can_fork(), flush=True)\n"
+            "p._draw_parts(['over_time', 'no_such_plot'], f, meta, p.write_summary(f, meta), 2)\n")
+    failed = subprocess.run([sys.executable, "-c", code, str(res.folder)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert "fork True" in failed.stdout
+    assert failed.returncode == 1 and "no outcome plot named 'no_such_plot'" in failed.stderr
 
 
 def test_compare_files_and_folders(tmp_path, capsys, summaries_only):

@@ -124,13 +124,26 @@ def draw(folder: Path, meta: dict, summary: dict, workers: int = 1) -> dict:
     """The slow part of a presentation, from the saved tables: the plots, the curves over
     time (from rounds.parquet, if kept), the feature scores of the uncertain parameters, and
     report.html (written last). With `workers` > 1 the parts are drawn side by side in that
-    many processes (the same files, byte for byte). Returns what it computed."""
+    many processes where they can be forked (`_can_fork`; the same files, byte for byte).
+    Returns what it computed."""
     from . import report
 
     names = parts(summary)
     done = _draw_parts(names, folder, meta, summary, workers)
     report.experiment_report(folder, summary, meta, done["over_time"], done["feature_scores"])
     return {"over_time": done["over_time"], "feature_scores": done["feature_scores"]}
+
+
+def _can_fork() -> bool:
+    """Whether drawing processes can be forked from this one: on Linux (a fork starts at once,
+    with everything imported), and only while no other thread runs (a thread holding a lock
+    when the fork happens would leave it held forever in the child). Otherwise the parts are
+    drawn here, one after the other: a process started afresh would run an unguarded script
+    again, and a notebook runs threads of its own."""
+    import sys
+    import threading
+
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def _drawing_process(command: int) -> None:
@@ -154,18 +167,13 @@ def _drawing_process(command: int) -> None:
 def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
                 workers: int) -> dict:
     workers = min(workers, os.cpu_count() or 1, len(names))
-    if workers <= 1:
+    if workers <= 1 or not _can_fork():
         return {n: draw_part(n, folder, meta, summary) for n in names}
     import concurrent.futures as cf
     import multiprocessing as mp
-    import threading
 
-    # a fork starts at once with everything imported; it is safe only while this process
-    # runs no other thread (a thread holding a lock when the fork happens leaves it held
-    # forever in the child), so otherwise the processes start afresh
-    fork = "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-    pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context(
-        "fork" if fork else "spawn"), initializer=_drawing_process, initargs=(os.getpid(),))
+    pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
+                                  initializer=_drawing_process, initargs=(os.getpid(),))
     try:
         futures = {n: pool.submit(draw_part, n, folder, meta, summary) for n in names}
         done = {n: f.result() for n, f in futures.items()}
