@@ -242,12 +242,14 @@ def _wait_for_chunks(where: Path, n, proc, timeout=60):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_run_leaves_nothing_complete_and_resumes(tmp_path, sig, baseline):
-    cmd, proc = _start(tmp_path, 1500)
+    # 200 chunks of 10 runs: still running when the third chunk is seen, however busy the
+    # machine (30 chunks of 50 could all be done before a starved test process sent the signal)
+    cmd, proc = _start(tmp_path, 2000, 5, "--chunk-size", "10")
     _wait_for_chunks(tmp_path, 3, proc)
     proc.send_signal(sig)
     proc.wait(timeout=30)
     if sig == signal.SIGINT:
-        assert proc.returncode == 130
+        assert proc.returncode == 130, proc.stderr.read().decode()
         assert "rerun the same command to resume" in proc.stderr.read().decode()
     folders = list((tmp_path / "baseline").iterdir())
     assert len(folders) == 1 and folders[0].name.endswith(".partial")
@@ -261,8 +263,8 @@ def test_interrupted_run_leaves_nothing_complete_and_resumes(tmp_path, sig, base
     assert "Resuming the unfinished run" in p.stderr
     (final,) = (tmp_path / "baseline").iterdir()
     assert not final.name.endswith(".partial")
-    assert json.loads((final / "metadata.json").read_text())["runs_resumed"] == 50 * done_before
-    clean = run_experiment(baseline, 1500, 5, chunk=50, workers=2, out=tmp_path / "clean",
+    assert json.loads((final / "metadata.json").read_text())["runs_resumed"] == 10 * done_before
+    clean = run_experiment(baseline, 2000, 5, chunk=50, workers=2, out=tmp_path / "clean",
                            log=_quiet)
     for name in ("runs.parquet", "rounds.parquet"):
         assert (clean.folder / name).read_bytes() == (final / name).read_bytes()
