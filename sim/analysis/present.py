@@ -85,10 +85,11 @@ def summary_frame(summary: dict) -> pd.DataFrame:
     return t
 
 
-#: the parts of a presentation drawn side by side, the longest first (seconds on the
-#: baseline's 300-run report, measured: the feature scores 3.2, the curves over time 2.0, each
-#: outcome plot 0.3 to 0.8); the report is written last, from what they return
 def parts(summary: dict) -> list[str]:
+    """The parts of an experiment's presentation, each drawn on its own (side by side with
+    `workers` > 1), the longest first: the feature scores (2.4-3.2 s for the baseline's 300
+    runs, measured by benchmarks/bench_speed.py), the curves over time (1.6-2.1 s), then the
+    outcome plots (0.2-0.9 s each). The report is written last, from what they return."""
     from . import plots
 
     return ["feature_scores", "over_time", *plots.to_draw(summary)]
