@@ -224,9 +224,17 @@ def _cli(tmp_path, runs, seed=5, *extra):
             str(tmp_path), "--no-progress", *extra]
 
 
+def _ctrl_c_as_at_a_terminal():
+    """In the command's process, before it starts: Ctrl-C (SIGINT) handled as at a terminal,
+    even when the tests themselves run with it ignored (a shell's background job does)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _start(tmp_path, runs, seed=5, *extra):
     cmd = _cli(tmp_path, runs, seed, *extra)
-    return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                                 preexec_fn=_ctrl_c_as_at_a_terminal)
 
 
 def _wait_for_chunks(where: Path, n, proc, timeout=60):
@@ -242,9 +250,7 @@ def _wait_for_chunks(where: Path, n, proc, timeout=60):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_interrupted_run_leaves_nothing_complete_and_resumes(tmp_path, sig, baseline):
-    # 200 chunks of 10 runs: still running when the third chunk is seen, however busy the
-    # machine (30 chunks of 50 could all be done before a starved test process sent the signal)
-    cmd, proc = _start(tmp_path, 2000, 5, "--chunk-size", "10")
+    cmd, proc = _start(tmp_path, 1500)
     _wait_for_chunks(tmp_path, 3, proc)
     proc.send_signal(sig)
     proc.wait(timeout=30)
@@ -263,8 +269,8 @@ def test_interrupted_run_leaves_nothing_complete_and_resumes(tmp_path, sig, base
     assert "Resuming the unfinished run" in p.stderr
     (final,) = (tmp_path / "baseline").iterdir()
     assert not final.name.endswith(".partial")
-    assert json.loads((final / "metadata.json").read_text())["runs_resumed"] == 10 * done_before
-    clean = run_experiment(baseline, 2000, 5, chunk=50, workers=2, out=tmp_path / "clean",
+    assert json.loads((final / "metadata.json").read_text())["runs_resumed"] == 50 * done_before
+    clean = run_experiment(baseline, 1500, 5, chunk=50, workers=2, out=tmp_path / "clean",
                            log=_quiet)
     for name in ("runs.parquet", "rounds.parquet"):
         assert (clean.folder / name).read_bytes() == (final / name).read_bytes()
