@@ -165,17 +165,24 @@ def plot_formation(result):
     return plots.formation_over_time(summary_of(result))
 
 
-def plot_over_time(result):
-    """Committed, approved and deployed troops, the convener's pressure, clarity and
-    incentive, and Israel's acceptance of the mandate, round by round: envelopes over the
-    runs (needs the rounds table)."""
+def _over_time(result):
+    """An experiment's rounds, summarised over time (its rounds table is needed)."""
     from .analysis import overtime
 
     ot = overtime.of_experiment(_experiment(result))
     if ot is None:
         raise ResultError("this experiment kept no rounds table (run with rounds=True, "
                           "without --no-rounds)")
-    return overtime.envelopes(ot)
+    return ot
+
+
+def plot_over_time(result):
+    """Committed, approved and deployed troops, the convener's pressure, clarity and
+    incentive, and Israel's acceptance of the mandate, round by round: envelopes over the
+    runs (needs the rounds table)."""
+    from .analysis import overtime
+
+    return overtime.envelopes(_over_time(result))
 
 
 def plot_countries_over_time(result):
@@ -183,11 +190,7 @@ def plot_countries_over_time(result):
     which Israel has vetoed it or it is blocked at home (needs the rounds table)."""
     from .analysis import overtime
 
-    ot = overtime.of_experiment(_experiment(result))
-    if ot is None:
-        raise ResultError("this experiment kept no rounds table (run with rounds=True, "
-                          "without --no-rounds)")
-    return overtime.countries_over_time(ot)
+    return overtime.countries_over_time(_over_time(result))
 
 
 def plot_feature_scores(result):

@@ -20,11 +20,10 @@ import pyarrow.parquet as pq
 
 from ..experiments import files
 from ..experiments.store import load_result
+from .fmt import display_name
 from .summary import Accumulator, flat_rows
 
 ROW_GROUP = 10_000
-#: longest scenario name shown in titles and tables
-DISPLAY_WIDTH = 100
 
 
 def summarise_file(path: Path, context: dict) -> dict:
@@ -47,13 +46,6 @@ def formed_troops(path: Path) -> np.ndarray:
 def targets(path: Path) -> np.ndarray:
     """The target of every run (read from runs.parquet)."""
     return pq.read_table(path, columns=["target"]).column("target").to_numpy()
-
-
-def display_name(name: str, width: int = DISPLAY_WIDTH) -> str:
-    """A scenario's name as titles and tables show it: cut to `width` characters (the whole
-    name stays in metadata.json); a name of thousands of characters would make every plot
-    title and table unreadable, and slow to draw."""
-    return name if len(name) <= width else name[:width - 1] + "…"
 
 
 def context_of(meta: dict) -> dict:

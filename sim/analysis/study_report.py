@@ -394,16 +394,10 @@ def _write_files(study: Study, folder: Path, scenario: str, overrides: list[str]
     files.write_json(folder / f"{study.kind}.json",
                      {"scenario": scenario, "overrides": overrides, **study.info, **meta})
     figs = {"sweep": sweep_plots, "sensitivity": sensitivity_plots,
-            "discovery": discovery_plots}[study.kind](study, _display(scenario))
+            "discovery": discovery_plots}[study.kind](study, fmt.display_name(scenario))
     for name, fig in figs.items():
         plots.save(fig, folder, name)
     _report(folder, study, scenario, overrides, list(figs), meta)
-
-
-def _display(name: str) -> str:
-    from .present import display_name
-
-    return display_name(name)
 
 
 def present_study(folder: str | Path, meta: dict | None = None) -> Study:

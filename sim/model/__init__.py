@@ -7,7 +7,7 @@ the outcome's declared columns do not need Mesa."""
 from .._lazy import exports
 
 _NAMES = {"Lifts": ".model", "NegotiationModel": ".model", "RunRecord": ".run",
-          "outcome_fields": ".outcome", "release": ".run", "replay": ".run",
+          "outcome_fields": ".outcome", "release": ".model", "replay": ".counterfactual",
           "round_fields": ".outcome", "simulate": ".run"}
 __getattr__, __dir__ = exports(__name__, _NAMES)
 __all__ = sorted(_NAMES)

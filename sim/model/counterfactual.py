@@ -5,6 +5,7 @@ lifted at a time, and see which single change would have formed the force (docs/
 from __future__ import annotations
 
 from ..vocabulary import COLLAPSE, FORMED
+from .model import NegotiationModel, release
 
 
 def blockers(model) -> list[str]:
@@ -31,10 +32,20 @@ def blockers(model) -> list[str]:
 def lifts_that_form(loaded, seed: int, record: dict, model, *, fixed=None) -> tuple[list, list]:
     """For a failed run (not a collapse): every blocker tried, and those whose lifting alone,
     on the same seed and parameters, forms the force."""
-    from .run import replay
-
     if record["reason"] in (FORMED, COLLAPSE):
         return [], []
     tried = blockers(model)
     formed = [lift for lift in tried if replay(loaded, seed, fixed=fixed, lifts=(lift,))]
     return tried, formed
+
+
+def replay(loaded, seed: int, *, fixed=None, lifts=()) -> bool:
+    """Does the run with this seed form the force with these blockers lifted?"""
+    model = NegotiationModel(loaded, seed, fixed=fixed, lifts=lifts)
+    while model.running:
+        model.step()
+        if model.milestone["formed"] is not None:
+            break
+    formed = model.milestone["formed"] is not None
+    release(model)
+    return formed

@@ -358,4 +358,9 @@ class NegotiationModel(mesa.Model):
         return outcome_record(self)
 
 
-__all__ = ["COUNTS", "IN_GAZA", "Lifts", "NegotiationModel"]
+def release(model: mesa.Model) -> None:
+    """Mesa 3.3.1 keeps every model alive through `Agent._ids`; drop this one's entry."""
+    mesa.Agent._ids.pop(model, None)
+
+
+__all__ = ["COUNTS", "IN_GAZA", "Lifts", "NegotiationModel", "release"]

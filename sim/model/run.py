@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mesa
-
-from .counterfactual import lifts_that_form
-from .model import NegotiationModel
+from .counterfactual import lifts_that_form, replay
+from .model import NegotiationModel, release
 from .outcome import outcome_fields, round_fields, round_row
 
 
@@ -49,23 +47,6 @@ def simulate(loaded, seed: int, *, fixed: dict | None = None, rounds: bool = Fal
     release(model)
     return RunRecord(out, model.drawn, history, model.journal if trace else None,
                      model if keep_model or trace else None)
-
-
-def replay(loaded, seed: int, *, fixed=None, lifts=()) -> bool:
-    """Does the run with this seed form the force with these blockers lifted?"""
-    model = NegotiationModel(loaded, seed, fixed=fixed, lifts=lifts)
-    while model.running:
-        model.step()
-        if model.milestone["formed"] is not None:
-            break
-    formed = model.milestone["formed"] is not None
-    release(model)
-    return formed
-
-
-def release(model: mesa.Model) -> None:
-    """Mesa 3.3.1 keeps every model alive through `Agent._ids`; drop this one's entry."""
-    mesa.Agent._ids.pop(model, None)
 
 
 __all__ = ["RunRecord", "outcome_fields", "release", "replay", "round_fields", "simulate"]
