@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,14 +39,64 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and all its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size of a process tree in MB: each page shared by n processes counts
+    1/n in each, so the sum is the memory the tree holds (forked drawing processes included)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except OSError:
+            pass
+    return total / 1024
+
+
+class Peak:
+    """Samples a process tree's PSS every 20 ms in a thread; `.mb` is the largest seen."""
+
+    def __init__(self, pid: int):
+        import threading
+        self.pid, self.mb, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.mb = max(self.mb, _pss_mb(self.pid))
+            self._stop.wait(0.02)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.mb
+
+
 def command(args: list[str], out: str) -> tuple[float, float | None, float]:
     """Run `python run.py ARGS --out OUT`: (wall seconds, seconds until the summary's first
-    line was printed, peak resident memory in MB)."""
+    line was printed, peak memory in MB: the largest PSS of the command and every process it
+    started, summed, sampled every 20 ms, so this command's alone)."""
     cmd = [sys.executable, str(ROOT / "run.py"), *args, "--out", out, "--no-progress"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
+    peak = Peak(proc.pid)
     first = None
     for line in proc.stdout:
         if first is None and line.strip():
@@ -55,8 +104,7 @@ def command(args: list[str], out: str) -> tuple[float, float | None, float]:
     if proc.wait() != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}")
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, first, max(peak, before) / 1024
+    return wall, first, peak.stop()
 
 
 def bench_default_command(repeats: int) -> None:

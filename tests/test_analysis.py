@@ -290,6 +290,14 @@ def test_dask_and_local_results_identical(tmp_path, baseline, dask_cluster):
     pd.testing.assert_frame_equal(
         run_experiment(baseline, 30, 1, points=points, executor=client.get_executor()).runs,
         run_experiment(baseline, 30, 1, points=points).runs)
+    # to a folder, a remote worker sends the runs without their parameters (as a chunk file
+    # keeps them): drawn again here, for the points too, they give the same file
+    kw = dict(runs=40, seed=2, points=points, chunk=30, log=lambda *a: None)
+    remote = run_experiment(baseline, out=tmp_path / "dask-points",
+                            executor=client.get_executor(), **kw)
+    local = run_experiment(baseline, out=tmp_path / "local-points", workers=1, **kw)
+    assert (remote.folder / "runs.parquet").read_bytes() == \
+        (local.folder / "runs.parquet").read_bytes()
 
 
 def test_scheduler_option(tmp_path, dask_cluster, capsys):

@@ -28,6 +28,8 @@ from sim.scenario import load_scenario
 from .conftest import ROOT
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
+OPPOSITION = "countries.Pakistan.domestic.opposition_strength"
+CEASEFIRE = "environment.ceasefire"
 REPRODUCIBLE = ("runs.parquet", "rounds.parquet", "summary.json", "summary.csv",
                 "formation_over_time.svg", "country_status.png", "over_time.csv",
                 "over_time.svg", "feature_scores.csv", "feature_scores.svg")
@@ -325,6 +327,83 @@ def test_bad_chunks_are_reported_and_recomputed(tmp_path, baseline):
     clean = run_experiment(baseline, seed=5, out=tmp_path / "clean", **kw)
     for name in ("runs.parquet", "rounds.parquet"):
         assert (clean.folder / name).read_bytes() == (res.folder / name).read_bytes()
+
+
+def _stopped_then_resumed(out: Path, baseline, **kw):
+    """Run until half the rows are done, stop (an exception from the progress callback),
+    then run the same call again: it resumes from the chunk files."""
+    class Stop(Exception):
+        pass
+
+    total = kw.get("runs", 0) * max(1, len(kw.get("points") or [1]))
+
+    def stop(done, _):
+        if done >= total // 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_experiment(baseline, out=out, on_progress=stop, log=_quiet, **kw)
+    res = run_experiment(baseline, out=out, log=_quiet, **kw)
+    assert 0 < res.metadata["runs_resumed"] < total
+    return res
+
+
+def test_chunk_files_keep_runs_without_parameters_and_resume_whole(tmp_path, baseline):
+    """Chunk files leave out the `param.*` columns, which follow from the run seeds (and the
+    points); a resumed experiment draws them again. Its files are the same bytes as one run
+    at once, for plain runs and for study points (whose fixed values are parameters too)."""
+    kw = dict(runs=240, seed=3, chunk=40, workers=1)
+    res = _stopped_then_resumed(tmp_path / "resumed", baseline, **kw)
+    clean = run_experiment(baseline, out=tmp_path / "clean", log=_quiet, **kw)
+    for name in ("runs.parquet", "rounds.parquet"):
+        assert (clean.folder / name).read_bytes() == (res.folder / name).read_bytes()
+    assert any(c.startswith("param.") for c in clean.runs.columns)
+    points = [{OPPOSITION: v, CEASEFIRE: w} for v, w in ((0.1, 0.9), (0.5, 0.4), (0.9, 0.2))]
+    kw = dict(runs=70, seed=4, chunk=30, workers=2, points=points)
+    res = _stopped_then_resumed(tmp_path / "points-resumed", baseline, **kw)
+    clean = run_experiment(baseline, out=tmp_path / "points-clean", log=_quiet, **kw)
+    assert (clean.folder / "runs.parquet").read_bytes() == \
+        (res.folder / "runs.parquet").read_bytes()
+    runs = clean.runs
+    assert sorted(set(runs[f"param.{OPPOSITION}"])) == [0.1, 0.5, 0.9]
+
+
+def test_a_chunk_file_holds_no_parameter_column(tmp_path, baseline):
+    class Stop(Exception):
+        pass
+
+    def stop(done, _):
+        raise Stop
+
+    with pytest.raises(Stop):
+        run_experiment(baseline, 100, 1, chunk=50, workers=1, out=tmp_path, log=_quiet,
+                       on_progress=stop)
+    (arrow,) = tmp_path.glob("baseline/*.partial/chunks/*.runs.arrow")
+    import pyarrow as pa
+    names = pa.ipc.open_stream(arrow.read_bytes()).read_all().column_names
+    assert "formed" in names and "seed" in names
+    assert not [n for n in names if n.startswith("param.")]
+
+
+def test_an_error_in_a_run_to_a_folder_comes_out_as_itself_in_a_fresh_process(tmp_path):
+    """Nothing in the error path may rely on a module some earlier import happened to load
+    (`concurrent.futures.process` was one): in a fresh interpreter, an exception from inside
+    the run is the one the caller sees."""
+    code = f"""
+import sys
+from sim import run_experiment
+class Stop(Exception):
+    pass
+def stop(done, total):
+    raise Stop
+try:
+    run_experiment({str(BASELINE)!r}, 50, 1, out={str(tmp_path)!r}, on_progress=stop,
+                   log=lambda *a: None)
+except Stop:
+    sys.exit(0)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
 
 
 def test_two_identical_commands_one_waits_for_the_other(tmp_path):

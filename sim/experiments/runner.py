@@ -36,7 +36,7 @@ from .pool import check_workers, executor_for, run_tasks
 from .progress import Progress
 from .seeds import run_seeds
 from .store import ChunkStore, Experiment, Merger, ResultError
-from .tables import rounds_schema, runs_schema, to_chunk
+from .tables import PARAM, rounds_schema, runs_schema, stored_part, to_chunk
 
 # ---------------------------------------------------------------------------- one chunk
 
@@ -72,8 +72,35 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
     point_paths = list(points[start // runs]) if has_points else []
     runs_schema_ = runs_schema(loaded, point_paths, has_points)
     parts, round_parts = [], []
-    # the rows in segments of one point, cut where the round records stop; consecutive
-    # segments with the same `rounds` flag make one block (one call of the kernel)
+    for run_idx, point_idx, seeds, fixed, with_rounds in _blocks(master, start, stop, points,
+                                                                 rounds, runs):
+        block = simulate_block(loaded, seeds, fixed=fixed, counterfactuals=run_idx <
+                               counterfactuals, rounds=with_rounds)
+        key = {"point": point_idx, "run": run_idx} if has_points else {"run": run_idx}
+        parts.append(_table(runs_schema_, {**key, "seed": block["seeds"],
+                                           **block["columns"]}))
+        if with_rounds:
+            rc = block["rounds"]
+            row = rc["run"]  # the row of the run in the block
+            rkey = {"point": point_idx[row], "run": run_idx[row]} if has_points else \
+                {"run": run_idx[row]}
+            round_parts.append(_table(rounds_schema(loaded, has_points), {**rc, **rkey}))
+    runs_table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    if not rounds:
+        return runs_table, None
+    if not round_parts:
+        return runs_table, rounds_schema(loaded, has_points).empty_table()
+    return runs_table, (pa.concat_tables(round_parts) if len(round_parts) > 1
+                        else round_parts[0])
+
+
+def _blocks(master: int, start: int, stop: int, points, rounds: int, runs: int | None):
+    """Rows start..stop-1 as blocks, each one call of the kernel: (run indices, point
+    indices, run seeds, fixed values or None, with round records?). The rows are cut into
+    segments of one point, and where the round records stop; consecutive segments with the
+    same `rounds` flag make one block."""
+    has_points = points is not None
+    point_paths = list(points[start // runs]) if has_points else []
     segments = []
     r = start
     while r < stop:
@@ -97,25 +124,31 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
         seeds = np.concatenate([run_seeds(master, a, b) for _, a, b, _ in block_segments])
         fixed = {path: np.array([points[p][path] for p in point_idx]) for path in point_paths} \
             if has_points else None
-        with_rounds = block_segments[0][3]
-        block = simulate_block(loaded, seeds, fixed=fixed, counterfactuals=run_idx <
-                               counterfactuals, rounds=with_rounds)
-        key = {"point": point_idx, "run": run_idx} if has_points else {"run": run_idx}
-        parts.append(_table(runs_schema_, {**key, "seed": block["seeds"],
-                                           **block["columns"]}))
-        if with_rounds:
-            rc = block["rounds"]
-            row = rc["run"]  # the row of the run in the block
-            rkey = {"point": point_idx[row], "run": run_idx[row]} if has_points else \
-                {"run": run_idx[row]}
-            round_parts.append(_table(rounds_schema(loaded, has_points), {**rc, **rkey}))
-    runs_table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    if not rounds:
-        return runs_table, None
-    if not round_parts:
-        return runs_table, rounds_schema(loaded, has_points).empty_table()
-    return runs_table, (pa.concat_tables(round_parts) if len(round_parts) > 1
-                        else round_parts[0])
+        yield run_idx, point_idx, seeds, fixed, block_segments[0][3]
+
+
+def with_params(loaded: LoadedScenario, master: int, start: int, stop: int, points,
+                runs: int | None, table: pa.Table) -> pa.Table:
+    """A runs table of rows start..stop-1 kept without its `param.*` columns (a chunk file:
+    `stored_part`) made whole again: the parameters follow from the run seeds and the points,
+    so they are drawn again, the same values `compute_chunk` gave (a chunk file is used only
+    by the same code, scenario and master seed that wrote it: its manifest says so)."""
+    from ..model.fast import param_columns
+
+    has_points = points is not None
+    point_paths = list(points[start // runs]) if has_points else []
+    schema = runs_schema(loaded, point_paths, has_points)
+    params: dict[str, list[np.ndarray]] = {}
+    for _, _, seeds, fixed, _ in _blocks(master, start, stop, points, 0, runs):
+        for name, values in param_columns(loaded, seeds, fixed).items():
+            params.setdefault(name, []).append(values)
+    columns = []
+    for f in schema:
+        if f.name.startswith(PARAM):
+            columns.append(pa.array(np.concatenate(params[f.name]), type=f.type))
+        else:
+            columns.append(table.column(f.name))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _table(schema: pa.Schema, columns: dict) -> pa.Table:
@@ -154,7 +187,8 @@ def _chunk_task(loaded: LoadedScenario, master: int, start: int, stop: int, poin
     (its tables if `keep`, else None; the bytes of its chunk files if `encode`, else None).
     Encoding on the worker keeps the main thread free for merging."""
     tables = compute_chunk(loaded, master, start, stop, points, rounds, runs, counterfactuals)
-    blobs = tuple(None if t is None else to_chunk(t) for t in tables) if encode else None
+    blobs = (to_chunk(stored_part(tables[0])),
+             None if tables[1] is None else to_chunk(tables[1])) if encode else None
     return (tables if keep else None), blobs
 
 
@@ -385,7 +419,7 @@ class _Job:
             self.log(f"\nInterrupted: the finished chunks are kept in {partial}; rerun the "
                      "same command to resume.")
             raise
-        except (files.StorageError, cf.process.BrokenProcessPool):
+        except (files.StorageError, cf.BrokenExecutor):
             self.log(f"The finished chunks are kept in {partial}; once the problem is fixed, "
                      "the same command resumes from them.")
             raise
@@ -414,7 +448,8 @@ class _Job:
         done = chunks.done(self.ranges)
         todo = [r for r in self.ranges if r not in done]
         reused = sum(b - a for a, b in done)
-        merger = Merger(partial, chunks, self.ranges)
+        merger = Merger(partial, chunks, self.ranges, lambda a, b, table: with_params(
+            self.loaded, self.seed, a, b, self._points_for(a, b), self.runs, table))
         started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
 
         def save(a, b, tables, encoded):

@@ -282,8 +282,11 @@ class Merger:
     A chunk that arrives early waits (in memory: at most the few chunks in flight; a resumed
     one on disk)."""
 
-    def __init__(self, folder: Path, chunks: ChunkStore, ranges: list[tuple[int, int]]):
+    def __init__(self, folder: Path, chunks: ChunkStore, ranges: list[tuple[int, int]],
+                 restore: Callable[[int, int, pa.Table], pa.Table]):
         self.folder, self.chunks, self.kinds = folder, chunks, chunks.kinds
+        #: restore(start, stop, table): a runs table read from a chunk file, made whole
+        self.restore = restore
         self.starts = {a: b for a, b in ranges}
         self.next = 0
         self.waiting: dict[int, dict[str, bytes] | None] = {}
@@ -302,8 +305,12 @@ class Merger:
             b = self.starts[a]
             for kind in self.kinds:
                 item = got[kind] if got else None
-                table = self.chunks.read(a, b, kind) if item is None else \
-                    from_chunk(item) if isinstance(item, bytes) else item
+                if isinstance(item, pa.Table):
+                    table = item
+                else:  # a chunk file, on disk or in hand: the runs without their parameters
+                    table = self.chunks.read(a, b, kind) if item is None else from_chunk(item)
+                    if kind == "runs":
+                        table = self.restore(a, b, table)
                 self._append(kind, table)
             self.next = b
 

@@ -334,6 +334,25 @@ def parameter_matrix(loaded, seeds, fixed: dict | None = None) -> tuple[np.ndarr
     return P, drawn
 
 
+def _param_columns(loaded, drawn, fixed, n) -> dict[str, np.ndarray]:
+    """The `param.<path>` columns: each uncertain parameter as drawn (or fixed), then each
+    parameter fixed by a point that is not uncertain."""
+    col = {}
+    for p_i, (path, _) in enumerate(loaded.uncertain):
+        col[f"param.{path}"] = drawn[:, p_i]
+    for path, value in (fixed or {}).items():
+        if path not in dict(loaded.uncertain):
+            col[f"param.{path}"] = np.broadcast_to(np.asarray(value, np.float64), (n,)).copy()
+    return col
+
+
+def param_columns(loaded, seeds, fixed: dict | None = None) -> dict[str, np.ndarray]:
+    """The `param.<path>` columns of the runs with these run seeds, exactly as
+    `simulate_block` gives them, without running the runs (a few microseconds a run)."""
+    _, drawn = parameter_matrix(loaded, seeds, fixed)
+    return _param_columns(loaded, drawn, fixed, len(seeds))
+
+
 # ---------------------------------------------------------------------- the kernel
 # Module-level functions, so that numba can cache the compiled code on disk. Status codes:
 # 0 not invited, 1 invited, 2 unwilling, 3 conditions unmet, 4 declined over the mandate,
@@ -1254,13 +1273,15 @@ def _record(i, pledge, status, pressure, clarity, incentive, mandate, mlen, acce
 def _block(Pm, seeds, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
            partners, consults, has_home, share_col, shrink, rejected, risk_col, align_col,
            softer, core, mandate0, demands, noise_keys, vote_keys, est_keys, event_keys,
-           ev_int, ev_ops, ev_vals, R, counterfactuals, rec, Pout, r_f, r_status, r_mandate,
+           ev_int, ev_ops, ev_vals, R, counterfactuals, rec, troops_col, cap_out, r_f, r_status,
+           r_mandate,
            out_status, out_pledge, out_role, out_cround, out_eround, out_mandate, out_members,
            out_fired, out_ever, out_f, out_i, lifts_tried, lifts_formed, errors):
     """Every run of a block (rows of Pm), and for each failed run (not a collapse) whose flag
     in `counterfactuals` is set, a replay per blocker with that blocker lifted (R13): lift
     j < N vetoes of contributor j, N + j its domestic politics, 2N + t task t, 2N + T the
-    target."""
+    target. `cap_out[i, c]`: contributor c's troop capacity at the end of run i (events may
+    have changed it), read at `troops_col[c]` of the run's parameter vector."""
     n = Pm.shape[0]
     N = k.shape[0]
     T = stance_col.shape[1]
@@ -1293,7 +1314,8 @@ def _block(Pm, seeds, g, k, threat_col, stance_col, stated, ccountry, cw_col, ro
         if res == -2:
             errors[i] = True
             continue
-        Pout[i] = P
+        for c in range(N):
+            cap_out[i, c] = P[troops_col[c]]
         if not counterfactuals[i] or res >= 0 or out_i[i, 16] == 1:
             continue
         L = 2 * N + T + 1
@@ -1419,13 +1441,14 @@ def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals=
     r_f = np.full((n, rr, 7), np.nan)
     r_status = np.full((n, rr, max(N, 1)), -1, np.int64)
     r_mandate = np.full((n, rr, T), -1, np.int64)
-    Pout = P.copy()
+    cap = np.zeros((n, N))
     _block(P, seeds, plan.g, plan.k, plan.threat, plan.stance, plan.stated,
            plan.contributor_country, plan.consult_weight, plan.roles, plan.partners,
            plan.consults, plan.has_home, plan.shares, plan.shrink, plan.rejected, plan.risk,
            plan.align, plan.softer, plan.core, plan.mandate, plan.demands, plan.noise_keys,
            plan.vote_keys, plan.est_keys, plan.event_keys, plan.ev_int, plan.ev_ops,
-           plan.ev_vals, R, replay, rounds, Pout, r_f, r_status, r_mandate,
+           plan.ev_vals, R, replay, rounds,
+           np.ascontiguousarray(plan.k[:, K_TROOPS]), cap, r_f, r_status, r_mandate,
            o["status"], o["pledge"], o["role"], o["cround"], o["eround"], o["mandate"],
            o["members"], o["fired"], o["ever"], o["f"], o["i"], tried, formed_with, errors)
     if errors.any():  # the reference model names the event and the value, and stops
@@ -1435,7 +1458,7 @@ def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals=
         simulate(loaded, int(seeds[i]), fixed={k: float(np.broadcast_to(v, (len(seeds),))[i])
                                                for k, v in (fixed or {}).items()})
         raise RuntimeError("the fast path met a non-finite value the reference did not")
-    return _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, Pout, rounds,
+    return _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, rounds,
                     r_f, r_status, r_mandate, contributors, names)
 
 
@@ -1447,7 +1470,7 @@ def _dates(s, rounds: int) -> tuple:
                  for r in range(1, rounds + 1))
 
 
-def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds, r_f,
+def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, rounds, r_f,
              r_status, r_mandate, contributors, names) -> dict:
     s = loaded.scenario
     n, N = o["status"].shape
@@ -1455,8 +1478,6 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds
     T = len(tasks)
     status, pledge = o["status"], o["pledge"]
     ints, floats = o["i"], o["f"]
-    cap = np.column_stack([P[:, plan.k[c, K_TROOPS]] for c in range(N)]) if N else \
-        np.zeros((n, 0))
     target = floats[:, 0]
     formed_round = ints[:, 2]
     formed = formed_round >= 0
@@ -1489,12 +1510,7 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, P, rounds
                 (approved[0] >= target - EPS) & (states >= ints[:, 17]) & ~accepted,
                 REASON_CODE[MANDATE_REFUSED], pool_code))))
     dates = _dates(s, plan.rounds)
-    col: dict[str, np.ndarray] = {}
-    for p_i, (path, _) in enumerate(loaded.uncertain):
-        col[f"param.{path}"] = drawn[:, p_i]
-    for path, value in (fixed or {}).items():
-        if path not in dict(loaded.uncertain):
-            col[f"param.{path}"] = np.broadcast_to(np.asarray(value, np.float64), (n,)).copy()
+    col = _param_columns(loaded, drawn, fixed, n)
     col["formed"] = formed
     col["reason"] = _labels(reason, REASONS)
     col["rounds_run"] = ints[:, 0]
