@@ -139,6 +139,24 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
+def _release_memory() -> None:
+    """Give the memory this process no longer uses back to the system before drawing
+    processes are forked from it: the buffers of the runs just computed and merged stay with
+    the allocators (Arrow's pool, the C library's heap) otherwise, and would count in every
+    forked process that touches a page of them."""
+    import ctypes
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not the GNU C library
+        pass
+
+
 def _drawing_process(command: int) -> None:
     """Set up a process that draws parts of a presentation: Ctrl-C is left to the command
     (which stops the drawing), and the process ends by itself once the command is gone
@@ -165,6 +183,7 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
     import concurrent.futures as cf
     import multiprocessing as mp
 
+    _release_memory()
     pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
                                   initializer=_drawing_process, initargs=(os.getpid(),))
     try:
