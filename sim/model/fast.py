@@ -474,7 +474,7 @@ def _threat(P, k, g, threat_col, c):
     return min(1.0, th)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pressure_needed(P, g, k, threat_col, roles, c, sat, failed_at, est, lift_veto):
     """R8: the least pressure at which the convener expects Israel to approve c."""
     if not (P[k[c, K_TROOPS]] > 0 or P[k[c, K_LOG]] > 0):
@@ -514,7 +514,7 @@ def _mandate_needed(P, g, sat, failed, current):
     return need
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _invite(P, g, k, threat_col, roles, status, failed_at, est, lift_veto, demands, softer,
             mandate, mlen, lift_task, pressure):
     """R8a: invite every contributor expected to be approved at `pressure`."""
@@ -528,7 +528,7 @@ def _invite(P, g, k, threat_col, roles, status, failed_at, est, lift_veto, deman
             status[c] = 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _decisive(P, g, k, threat_col, roles, status, pledge, failed_at, est, lift_veto,
               demands, softer, mandate, mlen, lift_task, mandate_failed, locked, target,
               needs, troops):
@@ -1242,7 +1242,7 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
     return ms[1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _record(i, pledge, status, pressure, clarity, incentive, mandate, mlen, accepted, r_f,
             r_status, r_mandate, ccountry):
     committed = 0.0
