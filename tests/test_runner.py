@@ -21,7 +21,7 @@ import pytest
 from sim import run_experiment
 from sim.analysis.present import present
 from sim.cli import main
-from sim.experiments import ExperimentError, files, load_result
+from sim.experiments import ExperimentError, files, load_result, store
 from sim.model import outcome_fields, round_fields
 from sim.scenario import load_scenario
 
@@ -383,6 +383,50 @@ def test_a_chunk_file_holds_no_parameter_column(tmp_path, baseline):
     names = pa.ipc.open_stream(arrow.read_bytes()).read_all().column_names
     assert "formed" in names and "seed" in names
     assert not [n for n in names if n.startswith("param.")]
+
+
+def test_the_code_fingerprint_covers_every_module_a_run_loads():
+    """A results folder is reused, and a chunk resumed, only by the same code: the fingerprint
+    must cover every module of this package that computing runs loads (rng.py, which draws
+    the seeds and parameters, was once left out). Only plumbing may be outside it."""
+    code = """
+import sys
+from sim.experiments import run_experiment
+from sim.scenario import load_scenario
+run_experiment(load_scenario(sys.argv[1]), 20, 1, log=lambda *a: None)
+print("\\n".join(m.__file__ for n, m in sys.modules.items()
+                  if (n == "sim" or n.startswith("sim.")) and getattr(m, "__file__", None)))
+"""
+    p = subprocess.run([sys.executable, "-c", code, str(BASELINE)], capture_output=True,
+                       text=True, cwd=ROOT, check=True)
+    sim_dir = ROOT / "sim"
+    loaded = {Path(f).resolve().relative_to(sim_dir).as_posix() for f in p.stdout.split()}
+    plumbing = {"__init__.py", "_lazy.py"}  # the package's lazy attribute map
+    covered = {f for f in loaded if f.split("/")[0] in store.RESULT_CODE}
+    assert "rng.py" in covered and "model/fast.py" in covered
+    assert loaded - covered - plumbing == set()
+
+
+def test_chunks_of_other_library_versions_are_not_resumed(tmp_path, baseline, monkeypatch):
+    """Chunks computed with other versions of the numerical libraries are not mixed with new
+    ones: the run starts again."""
+    class Stop(Exception):
+        pass
+
+    def stop(done, _):
+        if done >= 100:
+            raise Stop
+
+    kw = dict(runs=200, seed=2, chunk=50, workers=1, out=tmp_path)
+    real = store.result_libraries()
+    monkeypatch.setattr(store, "result_libraries", lambda: {**real, "numpy": "0.0-old"})
+    with pytest.raises(Stop):
+        run_experiment(baseline, on_progress=stop, log=_quiet, **kw)
+    monkeypatch.setattr(store, "result_libraries", lambda: real)
+    logs: list[str] = []
+    res = run_experiment(baseline, log=logs.append, **kw)
+    assert any("Starting again" in m for m in logs)
+    assert res.metadata["runs_resumed"] == 0
 
 
 def test_an_error_in_a_run_to_a_folder_comes_out_as_itself_in_a_fresh_process(tmp_path):

@@ -427,7 +427,9 @@ class _Job:
             lock.release()
 
     def _build(self, final: Path, partial: Path, command: str | None) -> Experiment:
-        plan = {**self.identity, "chunk": self.chunk}
+        # the chunks of one experiment come from one version of the code and the libraries
+        made_with = {**self.identity, "libraries": store.result_libraries()}
+        plan = {**made_with, "chunk": self.chunk}
         plan_file = partial / "plan.json"
         if any(partial.iterdir()):
             try:
@@ -444,7 +446,7 @@ class _Job:
                 files.remove_tree(leftover)
         files.write_json(plan_file, plan)
         kinds = ["runs", "rounds"] if self.rounds else ["runs"]
-        chunks = ChunkStore(partial, self.identity, kinds, self.log)
+        chunks = ChunkStore(partial, made_with, kinds, self.log)
         done = chunks.done(self.ranges)
         todo = [r for r in self.ranges if r not in done]
         reused = sum(b - a for a, b in done)

@@ -38,8 +38,13 @@ from .tables import ROUNDS, RUNS, Layout, from_chunk
 
 PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "matplotlib", "pydantic", "PyYAML")
 SIM_DIR = Path(__file__).resolve().parent.parent
-#: the code a run's results depend on (presentation code is not part of it)
-RESULT_CODE = ("vocabulary.py", "model", "scenario", "experiments")
+#: the code a run's results depend on (presentation code is not part of it): the run seeds and
+#: random draws (rng.py) too; tests/test_runner.py checks that every module a run loads is here
+#: or is plumbing that cannot change a result
+RESULT_CODE = ("vocabulary.py", "rng.py", "model", "scenario", "experiments")
+#: the libraries whose versions a run's numbers depend on: the arrays and seeds, the inverse
+#: distribution functions, the compiled model, the encoding of the tables
+RESULT_LIBRARIES = ("numpy", "scipy", "numba", "pyarrow")
 LAYOUTS = {"runs": RUNS, "rounds": ROUNDS}
 
 
@@ -85,6 +90,19 @@ def versions() -> dict[str, str]:
             out[p] = importlib_metadata.version(p)
         except importlib_metadata.PackageNotFoundError:
             pass
+    return out
+
+
+@functools.cache
+def result_libraries() -> dict[str, str]:
+    """Python's version and those of `RESULT_LIBRARIES`: the chunks of one experiment are all
+    computed with the same ones (a resumed run never mixes rows of two versions)."""
+    out = {"python": platform.python_version()}
+    for p in RESULT_LIBRARIES:
+        try:
+            out[p] = importlib_metadata.version(p)
+        except importlib_metadata.PackageNotFoundError:
+            out[p] = "absent"
     return out
 
 
@@ -223,6 +241,8 @@ class ChunkStore:
         if identity != expected:
             names = {"seed": "another master seed", "scenario_sha256": "another scenario",
                      "code": "another version of the code", "points_sha256": "other points",
+                     "libraries": "other versions of Python or of " + ", ".join(
+                         RESULT_LIBRARIES),
                      "start": "another run range", "stop": "another run range"}
             diff = [names.get(k, k) for k in expected if identity.get(k) != expected[k]]
             return "it was made with " + (", ".join(dict.fromkeys(diff)) or "other settings")

@@ -130,9 +130,10 @@ PARAM = "param."
 
 def stored_part(table: pa.Table) -> pa.Table:
     """A runs table as its chunk file keeps it: without the `param.*` columns, which follow
-    from the run seeds (`runner.with_params` draws them again). They are nine tenths of the
-    bytes and random doubles that do not compress: leaving them out makes a chunk file ten
-    times smaller and faster to write, hash and read."""
+    from the run seeds and the points (`runner.with_params` draws them again, for a chunk
+    read from disk or sent by a remote worker). They are random doubles that do not compress,
+    about 85% of the bytes: without them a chunk file of the baseline is a seventh of the size
+    (653 KB instead of 4.5 MB for 2,000 runs), and as much faster to write, hash and read."""
     keep = [i for i, name in enumerate(table.column_names) if not name.startswith(PARAM)]
     return table.select(keep)
 
