@@ -2,7 +2,7 @@
 where the target says so. Prints one line per figure and writes them to
 benchmarks/latest.txt.
 
-    python benchmarks/bench_speed.py            # every target (about 5 minutes on 2 cores)
+    python benchmarks/bench_speed.py            # every target (about 10 minutes on 2 cores)
     python benchmarks/bench_speed.py --quick    # smaller counts, a smoke check (no targets)
 
 Figures: `python run.py` (300 runs: results folder, summary, plots and report) until its

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import mesa
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -379,7 +380,6 @@ def test_a_chunk_file_holds_no_parameter_column(tmp_path, baseline):
         run_experiment(baseline, 100, 1, chunk=50, workers=1, out=tmp_path, log=_quiet,
                        on_progress=stop)
     (arrow,) = tmp_path.glob("baseline/*.partial/chunks/*.runs.arrow")
-    import pyarrow as pa
     names = pa.ipc.open_stream(arrow.read_bytes()).read_all().column_names
     assert "formed" in names and "seed" in names
     assert not [n for n in names if n.startswith("param.")]
