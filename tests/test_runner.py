@@ -36,6 +36,18 @@ REPRODUCIBLE = ("runs.parquet", "rounds.parquet", "summary.json", "summary.csv",
                 "over_time.svg", "feature_scores.csv", "feature_scores.svg")
 
 
+class _Stop(Exception):
+    """Raised by `_stop_after` to stop an experiment part way, as a killed command would."""
+
+
+def _stop_after(runs: int):
+    """A progress callback that stops the experiment once `runs` runs are done."""
+    def stop(done, _):
+        if done >= runs:
+            raise _Stop
+    return stop
+
+
 def _quiet(*_):
     pass
 
@@ -296,16 +308,9 @@ def test_bad_chunks_are_reported_and_recomputed(tmp_path, baseline):
     kw = dict(runs=400, chunk=50, workers=1, log=_quiet)
     partial = {}
     for seed in (5, 6):  # two unfinished experiments: stop each after its chunks are written
-        class Stop(Exception):
-            pass
-
-        def stop(done, total):
-            if done >= 400:
-                raise Stop
-
-        with pytest.raises(Stop):
-            run_experiment(baseline, seed=seed, out=tmp_path / str(seed), on_progress=stop,
-                           **kw)
+        with pytest.raises(_Stop):
+            run_experiment(baseline, seed=seed, out=tmp_path / str(seed),
+                           on_progress=_stop_after(400), **kw)
         (partial[seed],) = (tmp_path / str(seed) / "baseline").iterdir()
     chunks = partial[5] / "chunks"
     other = partial[6] / "chunks"
@@ -333,17 +338,9 @@ def test_bad_chunks_are_reported_and_recomputed(tmp_path, baseline):
 def _stopped_then_resumed(out: Path, baseline, **kw):
     """Run until half the rows are done, stop (an exception from the progress callback),
     then run the same call again: it resumes from the chunk files."""
-    class Stop(Exception):
-        pass
-
     total = kw.get("runs", 0) * max(1, len(kw.get("points") or [1]))
-
-    def stop(done, _):
-        if done >= total // 2:
-            raise Stop
-
-    with pytest.raises(Stop):
-        run_experiment(baseline, out=out, on_progress=stop, log=_quiet, **kw)
+    with pytest.raises(_Stop):
+        run_experiment(baseline, out=out, on_progress=_stop_after(total // 2), log=_quiet, **kw)
     res = run_experiment(baseline, out=out, log=_quiet, **kw)
     assert 0 < res.metadata["runs_resumed"] < total
     return res
@@ -370,15 +367,9 @@ def test_chunk_files_keep_runs_without_parameters_and_resume_whole(tmp_path, bas
 
 
 def test_a_chunk_file_holds_no_parameter_column(tmp_path, baseline):
-    class Stop(Exception):
-        pass
-
-    def stop(done, _):
-        raise Stop
-
-    with pytest.raises(Stop):
+    with pytest.raises(_Stop):
         run_experiment(baseline, 100, 1, chunk=50, workers=1, out=tmp_path, log=_quiet,
-                       on_progress=stop)
+                       on_progress=_stop_after(0))
     (arrow,) = tmp_path.glob("baseline/*.partial/chunks/*.runs.arrow")
     names = pa.ipc.open_stream(arrow.read_bytes()).read_all().column_names
     assert "formed" in names and "seed" in names
@@ -410,18 +401,11 @@ print("\\n".join(m.__file__ for n, m in sys.modules.items()
 def test_chunks_of_other_library_versions_are_not_resumed(tmp_path, baseline, monkeypatch):
     """Chunks computed with other versions of the numerical libraries are not mixed with new
     ones: the run starts again."""
-    class Stop(Exception):
-        pass
-
-    def stop(done, _):
-        if done >= 100:
-            raise Stop
-
     kw = dict(runs=200, seed=2, chunk=50, workers=1, out=tmp_path)
     real = store.result_libraries()
     monkeypatch.setattr(store, "result_libraries", lambda: {**real, "numpy": "0.0-old"})
-    with pytest.raises(Stop):
-        run_experiment(baseline, on_progress=stop, log=_quiet, **kw)
+    with pytest.raises(_Stop):
+        run_experiment(baseline, on_progress=_stop_after(100), log=_quiet, **kw)
     monkeypatch.setattr(store, "result_libraries", lambda: real)
     logs: list[str] = []
     res = run_experiment(baseline, log=logs.append, **kw)

@@ -102,9 +102,8 @@ def display_name(name: str, width: int = DISPLAY_WIDTH) -> str:
     """A scenario's name as titles and tables show it: cut to `width` characters (the whole
     name stays in metadata.json); a name of thousands of characters would make every plot
     title and table unreadable, and slow to draw."""
-    return name if len(name) <= width else name[:width - 1] + "…"
+    return clip(name, width)
 
 
 __all__ = ["DISPLAY_WIDTH", "clip", "composition", "display_name", "interval", "mandate",
            "number", "param", "pp", "pp_interval", "runs", "share", "span", "task"]
-

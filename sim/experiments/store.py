@@ -83,27 +83,27 @@ def experiment_id(identity: dict) -> str:
     return f"{prefix}seed{identity['seed']}-runs{identity['total_runs']}-{h.hexdigest()[:10]}"
 
 
-def versions() -> dict[str, str]:
+def _versions(packages, missing: str | None) -> dict[str, str]:
+    """Python's version and each package's (`missing` for one not installed; None: left out)."""
     out = {"python": platform.python_version()}
-    for p in PACKAGES:
+    for p in packages:
         try:
             out[p] = importlib_metadata.version(p)
         except importlib_metadata.PackageNotFoundError:
-            pass
+            if missing is not None:
+                out[p] = missing
     return out
+
+
+def versions() -> dict[str, str]:
+    return _versions(PACKAGES, None)
 
 
 @functools.cache
 def result_libraries() -> dict[str, str]:
     """Python's version and those of `RESULT_LIBRARIES`: the chunks of one experiment are all
     computed with the same ones (a resumed run never mixes rows of two versions)."""
-    out = {"python": platform.python_version()}
-    for p in RESULT_LIBRARIES:
-        try:
-            out[p] = importlib_metadata.version(p)
-        except importlib_metadata.PackageNotFoundError:
-            out[p] = "absent"
-    return out
+    return _versions(RESULT_LIBRARIES, "absent")
 
 
 def git_revision() -> str | None:

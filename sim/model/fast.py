@@ -341,7 +341,7 @@ def _param_columns(loaded, drawn, fixed, n) -> dict[str, np.ndarray]:
     for p_i, (path, _) in enumerate(loaded.uncertain):
         col[f"param.{path}"] = drawn[:, p_i]
     for path, value in (fixed or {}).items():
-        if path not in dict(loaded.uncertain):
+        if f"param.{path}" not in col:
             col[f"param.{path}"] = np.broadcast_to(np.asarray(value, np.float64), (n,)).copy()
     return col
 
