@@ -205,7 +205,6 @@ def _check_out(args) -> None:
 def _run_and_present(loaded, args, chunk=None, on_summary=None):
     """Run (or reuse) an experiment into its results folder, and present it (`on_summary`:
     called with the summary as soon as it is computed, before the plots are drawn)."""
-    from .analysis.present import present
     from .experiments import run_experiment
 
     runs = args.runs or loaded.scenario.runs
@@ -216,6 +215,8 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
                             counterfactuals=args.counterfactual_runs)
     if result.summary is None:  # a reused folder keeps its presentation untouched
+        from .analysis.present import present
+
         result.summary = present(result.folder, verified=True, on_summary=on_summary,
                                  workers=args.workers)
     elif on_summary is not None:

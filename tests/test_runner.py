@@ -733,3 +733,73 @@ def test_results_independent_of_current_directory(tmp_path, baseline, summaries_
             (ref.folder / "runs.parquet").read_bytes()
     finally:
         os.chdir(ROOT)
+
+
+def test_the_summary_is_printed_before_pandas_and_the_drawing_libraries_load(tmp_path):
+    """The summary of a fresh run comes from Arrow alone: pandas (0.4 s to import), matplotlib
+    and scikit-learn are loaded only once it is printed (pyarrow imports pandas as soon as an
+    array is made with `pa.array` or read with `to_numpy`, so a new call of either in the run
+    path fails this test)."""
+    code = f"""
+import sys
+import sim.analysis.summary as S
+render = S.render
+def watched(summary):
+    heavy = [m for m in ("pandas", "matplotlib", "sklearn") if m in sys.modules]
+    print("LOADED-AT-SUMMARY", heavy, file=sys.stderr)
+    return render(summary)
+S.render = watched
+from sim.cli import main
+sys.exit(main(["run", {str(BASELINE)!r}, "--runs", "120", "--out", {str(tmp_path)!r},
+               "--no-progress"]))
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert "LOADED-AT-SUMMARY []" in p.stderr, p.stderr
+    assert (next(tmp_path.glob("*/*/report.html"))).is_file()  # and then the rest is drawn
+
+
+@pytest.mark.parametrize("kind, values, mask", [
+    (pa.int64(), [3, -1, 7, 0, 2**40], [False, True, False, False, False]),
+    (pa.int32(), [5, 6, 7], None),
+    (pa.float64(), [0.5, float("inf"), -0.0, 1e-300], [False, False, True, False]),
+    (pa.bool_(), [True, False, True, True, False, False, True, False, True], None),
+    (pa.bool_(), [False] * 11, [True] + [False] * 10),
+    (pa.float64(), [], None),
+])
+def test_arrays_made_from_buffers_equal_those_pyarrow_makes(kind, values, mask):
+    """`from_numpy` and `to_numpy` (Arrow from and to NumPy without pandas) give what
+    `pa.array` and `to_numpy` give, nulls, slices and several chunks included."""
+    import numpy as np
+
+    from sim.experiments.tables import from_numpy, texts, to_numpy
+
+    dtype = {pa.int64(): np.int64, pa.int32(): np.int32, pa.float64(): float,
+             pa.bool_(): bool}[kind]
+    arr = np.array(values, dtype=dtype)
+    m = None if mask is None else np.array(mask, dtype=bool)
+    ours = from_numpy(arr, kind, mask=m)
+    theirs = pa.array(arr, type=kind, mask=m)
+    assert ours.equals(theirs) and ours.null_count == theirs.null_count
+    whole = from_numpy(arr, kind)
+    n = len(arr)
+    for a, b in [(0, n), (min(1, n), n), (min(2, n), max(min(2, n), n - 1))]:
+        part = whole.slice(a, b - a)
+        assert np.array_equal(to_numpy(part), part.to_numpy(zero_copy_only=False))
+    chunked = pa.chunked_array([whole.slice(0, 1), whole.slice(1)], type=kind)
+    assert np.array_equal(to_numpy(chunked), arr)
+    words = ["", "Pakistan", None, "Côte d'Ivoire", "a+b"]
+    assert texts(words).equals(pa.array(words, type=pa.string()))
+
+
+def test_arrays_from_buffers_refuse_a_lossy_conversion():
+    import numpy as np
+
+    from sim.experiments.tables import from_numpy, to_numpy
+
+    with pytest.raises(TypeError, match="without loss"):
+        from_numpy(np.array([1.5]), pa.int64())
+    with pytest.raises(TypeError, match="booleans"):
+        from_numpy(np.array([1, 0]), pa.bool_())
+    with pytest.raises(ValueError, match="nulls"):
+        to_numpy(pa.array([1, None]))

@@ -2,9 +2,9 @@
 saved runs alone (it never re-runs the model). A parameter study's folder gets the study's
 table, plots and report instead. `python run.py report FOLDER` calls `present`.
 
-The summary comes first and is cheap (pandas and pyarrow only), so that the command line can
-print it before the plots, curves over time, feature scores and report are drawn (matplotlib,
-scikit-learn and Jinja2 are imported only then).
+The summary comes first and is cheap (Arrow only: pandas is not even imported before it is
+printed), so that the command line can print it before the plots, curves over time, feature
+scores and report are drawn (pandas, matplotlib, scikit-learn and Jinja2 are imported only then).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 
 from ..experiments import files
@@ -23,16 +23,19 @@ from ..experiments.store import load_result
 from .fmt import display_name
 from .summary import Accumulator, flat_rows
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 ROW_GROUP = 10_000
 
 
 def summarise_file(path: Path, context: dict) -> dict:
-    """The summary of a runs.parquet file, read in batches (flat memory)."""
+    """The summary of a runs.parquet file, read in batches (flat memory) and counted by Arrow."""
     pf = pq.ParquetFile(path)
     acc = Accumulator(context.get("counterfactual_runs"))
     for batch in pf.iter_batches(batch_size=ROW_GROUP, columns=Accumulator.columns(
             pf.schema_arrow.names)):
-        acc.add(batch.to_pandas())
+        acc.add(batch)
     return acc.result(context)
 
 
@@ -57,10 +60,15 @@ def context_of(meta: dict) -> dict:
             "counterfactual_runs": meta.get("counterfactual_runs")}
 
 
-def write_summary(folder: Path, meta: dict) -> dict:
-    """Compute an experiment's summary from its runs and write summary.json and summary.csv."""
+def write_summary(folder: Path, meta: dict,
+                  on_summary: Callable[[dict], None] | None = None) -> dict:
+    """Compute an experiment's summary from its runs and write summary.json and summary.csv;
+    `on_summary(summary)` is called once summary.json is written, before summary.csv (which
+    needs pandas, 0.4 s to import)."""
     summary = summarise_file(folder / "runs.parquet", context_of(meta))
     files.write_json(folder / "summary.json", summary)
+    if on_summary is not None:
+        on_summary(summary)
     with files.writing(folder / "summary.csv") as tmp:
         summary_frame(summary).to_csv(tmp, index=False)
     return summary
@@ -69,6 +77,8 @@ def write_summary(folder: Path, meta: dict) -> dict:
 def summary_frame(summary: dict) -> pd.DataFrame:
     """summary.csv: one row per measure, its value, 95% interval and runs as numbers, and the
     date of the date quantiles in a column of their own."""
+    import pandas as pd
+
     t = pd.DataFrame(flat_rows(summary), columns=["metric", "value", "ci_low", "ci_high",
                                                   "runs", "date"])
     for c in ("value", "ci_low", "ci_high"):
@@ -212,8 +222,6 @@ def present(folder: str | Path, verified: bool = False,
         from .study_report import present_study
 
         return present_study(folder, meta)
-    summary = write_summary(folder, meta)
-    if on_summary is not None:
-        on_summary(summary)
+    summary = write_summary(folder, meta, on_summary)
     draw(folder, meta, summary, workers)
     return summary

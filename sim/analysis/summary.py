@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..experiments.tables import from_numpy, to_numpy
 from ..vocabulary import CONTRIBUTION_TYPES as FORCE_TYPES
 from ..vocabulary import (
     COUNTRY_GROUP_LABELS,
@@ -26,6 +27,9 @@ from ..vocabulary import (
     REASONS,
 )
 from ..vocabulary import STATUSES as FINAL_STATUSES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Z95 = 1.959963984540054
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -68,11 +72,11 @@ def _arrow(runs):
 
 
 def _bools(col) -> np.ndarray:
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=bool)
+    return to_numpy(col).astype(bool, copy=False)
 
 
 def _floats(col) -> np.ndarray:
-    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+    return to_numpy(col).astype(float, copy=False)
 
 
 def _counts(col, nulls: bool = True) -> dict:
@@ -130,7 +134,7 @@ class Accumulator:
         n = len(formed)
         self.n += n
         self.formed += int(formed.sum())
-        mask = pa.array(formed)
+        mask = from_numpy(formed, pa.bool_())
         for m, _ in MILESTONES:
             self.dates[m].update(_counts(t.column(f"{m}_date"), nulls=False))
         self.reasons.update(_counts(t.column("reason")))
@@ -148,11 +152,13 @@ class Accumulator:
                 self.totals[k] += int(pc.sum(t.column(k)).as_py() or 0)
         eligible = ~formed
         if self.limit is not None and "run" in names:
-            eligible &= t.column("run").to_numpy() < self.limit
+            eligible &= to_numpy(t.column("run")) < self.limit
         self.failed += int(eligible.sum())
         if "lifts_tried" in names:
             tried = t.column("lifts_tried")
-            some = pc.fill_null(pc.not_equal(tried, ""), False)  # the runs replayed (few)
+            # the runs replayed (few): a text that is not empty (a null is left out; no Python
+            # scalar such as "", which would make pyarrow import pandas)
+            some = pc.cast(pc.binary_length(tried), pa.bool_())
             for tr, works in zip(pc.filter(tried, some).to_pylist(),
                                  pc.filter(t.column("lifts_formed"), some).to_pylist(),
                                  strict=True):
@@ -272,6 +278,8 @@ def summarise(runs, scenario=None, seed: int | None = None,
 
 
 def countries_table(s: dict) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for c in s["countries"]:
         row = {"country": c["country"]}

@@ -36,7 +36,7 @@ from .pool import check_workers, executor_for, run_tasks
 from .progress import Progress
 from .seeds import run_seeds
 from .store import ChunkStore, Experiment, Merger, ResultError
-from .tables import PARAM, rounds_schema, runs_schema, stored_part, to_chunk
+from .tables import PARAM, from_numpy, rounds_schema, runs_schema, stored_part, texts, to_chunk
 
 # ---------------------------------------------------------------------------- one chunk
 
@@ -145,7 +145,7 @@ def with_params(loaded: LoadedScenario, master: int, start: int, stop: int, poin
     columns = []
     for f in schema:
         if f.name.startswith(PARAM):
-            columns.append(pa.array(np.concatenate(params[f.name]), type=f.type))
+            columns.append(from_numpy(np.concatenate(params[f.name]), f.type))
         else:
             columns.append(table.column(f.name))
     return pa.Table.from_arrays(columns, schema=schema)
@@ -168,16 +168,16 @@ def _table(schema: pa.Schema, columns: dict) -> pa.Table:
         if isinstance(values, Labels):
             codes = values.codes
             nulls = codes < 0
-            indices = pa.array(codes, type=pa.int32(), mask=nulls if nulls.any() else None)
-            arrays.append(pa.DictionaryArray.from_arrays(
-                indices, pa.array(values.labels, type=pa.string())).cast(f.type))
+            indices = from_numpy(codes.astype(np.int32), pa.int32(), mask=nulls)
+            arrays.append(pa.DictionaryArray.from_arrays(indices, texts(values.labels))
+                          .cast(f.type))
         elif f.nullable and pa.types.is_integer(f.type):
             values = np.asarray(values, dtype=np.int64)
-            arrays.append(pa.array(values, type=f.type, mask=values < 0))
+            arrays.append(from_numpy(values, f.type, mask=values < 0))
         elif pa.types.is_string(f.type):
-            arrays.append(pa.array(list(values), type=f.type))
+            arrays.append(texts(values))
         else:
-            arrays.append(pa.array(np.asarray(values), type=f.type))
+            arrays.append(from_numpy(values, f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -63,6 +64,72 @@ def arrow_field(name: str, kind: str) -> pa.Field:
     if base not in _ARROW:
         raise ValueError(f"column {name}: unknown declared type '{kind}'")
     return pa.field(name, _ARROW[base], nullable=kind.endswith("?"))
+
+
+#: the NumPy type of each Arrow number type a table holds
+_NUMPY = {pa.int32(): np.dtype(np.int32), pa.int64(): np.dtype(np.int64),
+          pa.float64(): np.dtype(np.float64)}
+
+
+def from_numpy(values: np.ndarray, kind: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
+    """An Arrow array of numbers or booleans (`kind`) made from the buffers of a NumPy array
+    (`mask`: True where null). Made by `pa.array`, it would cost the first call 0.4 s, for
+    pyarrow imports pandas to see whether the values are a pandas object: that import would
+    come before the summary is printed. Values are never converted with a loss: a float array
+    for a whole-number column is refused, as `pa.array` refuses a fraction."""
+    values = np.asarray(values)
+    if pa.types.is_boolean(kind):
+        if values.dtype != np.bool_:
+            raise TypeError(f"expected booleans, got NumPy {values.dtype}")
+        data = np.packbits(values, bitorder="little")
+    else:
+        dtype = _NUMPY[kind]
+        if not np.can_cast(values.dtype, dtype, "safe"):
+            raise TypeError(f"NumPy {values.dtype} cannot be stored as {kind} without loss")
+        data = np.ascontiguousarray(values, dtype=dtype)
+    validity, nulls = None, 0
+    if mask is not None and mask.any():
+        validity = pa.py_buffer(np.packbits(~np.asarray(mask, dtype=bool), bitorder="little"))
+        nulls = int(np.count_nonzero(mask))
+    return pa.Array.from_buffers(kind, len(values), [validity, pa.py_buffer(data)],
+                                 null_count=nulls)
+
+
+def to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A column of numbers or booleans without nulls as a NumPy array, read from its buffers
+    (`column.to_numpy()` would import pandas, as `pa.array` does)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    kind = column.type
+    boolean = pa.types.is_boolean(kind)
+    dtype = np.dtype(bool) if boolean else _NUMPY[kind]
+    parts = []
+    for c in chunks:
+        if c.null_count:
+            raise ValueError(f"a {kind} column with {c.null_count:,} nulls")
+        if not len(c):
+            continue
+        data = np.frombuffer(c.buffers()[1], dtype=np.uint8 if boolean else dtype)
+        if boolean:
+            data = np.unpackbits(data, count=c.offset + len(c), bitorder="little").view(bool)
+        parts.append(data[c.offset:c.offset + len(c)])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+def texts(values) -> pa.Array:
+    """An Arrow array of text from Python strings (None: null), made from its buffers (as
+    `from_numpy`, without importing pandas)."""
+    values = list(values)
+    encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        raise ValueError("more than 2 GB of text in one column")
+    nulls = np.array([v is None for v in values], dtype=bool)
+    validity = pa.py_buffer(np.packbits(~nulls, bitorder="little")) if nulls.any() else None
+    return pa.Array.from_buffers(pa.string(), len(values),
+                                 [validity, pa.py_buffer(offsets.astype(np.int32)),
+                                  pa.py_buffer(b"".join(encoded))],
+                                 null_count=int(nulls.sum()))
 
 
 def param_paths(loaded, point_paths=()) -> list[str]:
