@@ -43,8 +43,9 @@ from .tree import get_path, set_path
 
 #: bytes of one scenario file (the baseline, the largest shipped file, has about 20 KB)
 MAX_FILE_BYTES = 1 << 20
-#: bytes of a file and all its `extends` ancestors together: reading YAML in pure Python takes
-#: up to about 2.5 s per MiB, so this bounds the time a hostile chain can take
+#: bytes of a file and all its `extends` ancestors together: with MAX_NODES, this bounds the
+#: time a hostile chain can take (0.3-0.5 s for 50,000 values, measured; the libyaml events
+#: are read in milliseconds per MiB, the Python composer builds at most MAX_NODES nodes)
 MAX_CHAIN_BYTES = 2 << 20
 #: files in a chain of `extends` (the file itself included)
 MAX_EXTENDS = 32
@@ -76,8 +77,17 @@ _FLOAT_12 = re.compile(r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?
                           |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
 
 
-class _ScenarioLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (pure Python, so no C recursion), hardened for hostile files.
+#: where the events come from: libyaml's scanner and parser (C, iterative, no recursion) where
+#: PyYAML was built with it, reading a scenario in a tenth of the time; else PyYAML's own
+_C_EVENTS: tuple = (yaml.cyaml.CParser,) if yaml.__with_libyaml__ else ()
+_PY_EVENTS: tuple = (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
+
+
+class _Hardened(yaml.composer.Composer):
+    """PyYAML's safe loader, hardened for hostile files. The events are read by libyaml where
+    PyYAML has it (else by PyYAML's pure Python reader: `_loader`), and PyYAML's Python
+    composer builds the nodes from them, so there is no C recursion: the depth is checked
+    before each level is built.
 
     - Caps: nesting depth, and the number of values with every alias expanded ("billion
       laughs" fails at once, without building anything big); an alias inside the very
@@ -91,7 +101,15 @@ class _ScenarioLoader(yaml.SafeLoader):
     """
 
     def __init__(self, stream, max_nodes: int = MAX_NODES):
-        super().__init__(stream)
+        if isinstance(self, yaml.parser.Parser):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+        else:
+            yaml.cyaml.CParser.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
         self.max_nodes = max_nodes
         self.spent = 0
         self._keys: list = []  # the key or index of each node being composed, outermost first
@@ -213,19 +231,29 @@ def _resolvers_12(resolvers: dict) -> dict:
     return out
 
 
-_ScenarioLoader.yaml_implicit_resolvers = _resolvers_12(yaml.SafeLoader.yaml_implicit_resolvers)
-_ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _ScenarioLoader.construct_yaml_int)
-for _tag_name in ("binary", "set", "omap", "pairs", "merge", "value"):
-    _ScenarioLoader.add_constructor(f"tag:yaml.org,2002:{_tag_name}", _refuse_tag)
-_ScenarioLoader.add_constructor(None, _refuse_tag)
+def _loader(events: tuple) -> type:
+    """The hardened loader reading its events with `events` (_C_EVENTS or _PY_EVENTS)."""
+    cls = type("_ScenarioLoader", (_Hardened, *events, yaml.constructor.SafeConstructor,
+                                   yaml.resolver.Resolver), {})
+    cls.yaml_implicit_resolvers = _resolvers_12(yaml.SafeLoader.yaml_implicit_resolvers)
+    cls.add_constructor("tag:yaml.org,2002:int", cls.construct_yaml_int)
+    for tag_name in ("binary", "set", "omap", "pairs", "merge", "value"):
+        cls.add_constructor(f"tag:yaml.org,2002:{tag_name}", _refuse_tag)
+    cls.add_constructor(None, _refuse_tag)
+    return cls
 
 
-def load_yaml(text: str, max_nodes: int = MAX_NODES) -> tuple[Any, int]:
+_ScenarioLoader = _loader(_C_EVENTS or _PY_EVENTS)
+
+
+def load_yaml(text: str, max_nodes: int = MAX_NODES,
+              loader_class: type | None = None) -> tuple[Any, int]:
     """Read one YAML document safely; return the data and the number of values it holds.
 
     Raises `yaml.YAMLError` (with `key_path` where known) for anything that cannot be read.
+    `loader_class`: another `_loader` (the tests compare the two event readers).
     """
-    loader = _ScenarioLoader(text, max_nodes)
+    loader = (loader_class or _ScenarioLoader)(text, max_nodes)
     try:
         return loader.get_single_data(), loader.spent
     except yaml.YAMLError:
