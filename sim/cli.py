@@ -193,7 +193,7 @@ def _experiment_options(args) -> dict:
     """What every batch command passes to `run_experiment` from its options."""
     return dict(out=args.out, workers=args.workers, executor=_executor(args),
                 progress=not args.no_progress, rounds=_round_runs(args), log=_log,
-                command=" ".join(["python run.py", *sys.argv[1:]]))
+                command=" ".join(["python run.py", *sys.argv[1:]]), engine="auto")
 
 
 def _check_out(args) -> None:

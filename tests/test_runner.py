@@ -803,3 +803,74 @@ def test_arrays_from_buffers_refuse_a_lossy_conversion():
         from_numpy(np.array([1, 0]), pa.bool_())
     with pytest.raises(ValueError, match="nulls"):
         to_numpy(pa.array([1, None]))
+
+
+def test_the_mesa_engine_writes_the_same_files_byte_for_byte(tmp_path, baseline):
+    """The Mesa model (engine "reference", run by run) and the fast path write the same
+    runs.parquet and rounds.parquet, counterfactual replays and round records included, for
+    plain runs and for the points of a study; so a first command may be computed by either."""
+    pts = [{OPPOSITION: 0.2}, {OPPOSITION: 0.9}]
+    for kw in (dict(runs=60, seed=5, rounds=40, counterfactuals=45, chunk=25),
+               dict(runs=20, seed=6, points=pts, chunk=15)):
+        digests = []
+        for engine in ("fast", "reference"):
+            res = run_experiment(baseline, out=tmp_path / engine, workers=2, engine=engine,
+                                 log=_quiet, **kw)
+            digests.append({f: files.sha256_file(res.folder / f)
+                            for f in ("runs.parquet", "rounds.parquet")
+                            if (res.folder / f).exists()})
+        assert digests[0] == digests[1] and "runs.parquet" in digests[0]
+
+
+def test_auto_computes_a_small_first_experiment_with_mesa_while_the_kernel_compiles(
+        tmp_path, baseline, monkeypatch):
+    """engine "auto": while the fast path is not compiled, a small experiment is computed by
+    the Mesa model and the compile starts in the background (once); a large one, or one sent
+    to another executor, waits for the compile; once compiled, the fast path is used."""
+    from sim.experiments import runner
+    from sim.model import fast
+
+    started, used = [], []
+    monkeypatch.setattr(fast, "compiled", lambda: False)
+    monkeypatch.setattr(fast, "compile_in_background", lambda f: started.append(f) or True)
+    real = runner.compute_chunk
+    monkeypatch.setattr(runner, "compute_chunk",
+                        lambda *a, **k: used.append(a[-1]) or real(*a, **k))
+    logs: list[str] = []
+    run_experiment(baseline, 30, 1, engine="auto", workers=1, log=logs.append)
+    assert set(used) == {"reference"} and started == [str(BASELINE.resolve())]
+    assert any("the Mesa model computes these 30 runs" in m for m in logs)
+    used.clear()
+    run_experiment(baseline, runner.REFERENCE_RUNS + 1, 1, engine="auto", workers=2,
+                   log=logs.append, counterfactuals=0, rounds=False)
+    assert set(used) == {"fast"} and len(started) == 1
+    assert any("Compiling the fast path once" in m for m in logs)
+    monkeypatch.setattr(fast, "compiled", lambda: True)
+    used.clear()
+    run_experiment(baseline, 30, 2, engine="auto", workers=1, log=_quiet)
+    assert set(used) == {"fast"} and len(started) == 1
+    with pytest.raises(ExperimentError, match="engine 'mesa': expected one of auto"):
+        run_experiment(baseline, 30, 2, engine="mesa", log=_quiet)
+
+
+def test_one_background_compile_at_a_time(monkeypatch):
+    """The background compile starts only when no other process holds its lock, and the
+    process it starts is this package's compile module with the scenario file."""
+    import fcntl
+    import subprocess as sp
+
+    from sim.model import compile as comp
+    from sim.model import fast
+
+    calls = []
+    monkeypatch.setattr(sp, "Popen", lambda cmd, **kw: calls.append((cmd, kw)))
+    with open(comp.lock_file(), "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert fast.compile_in_background(str(BASELINE)) is False
+        assert comp.main([str(BASELINE)]) == 0  # gives way at once, compiles nothing
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert calls == []
+    assert fast.compile_in_background(str(BASELINE)) is True
+    (cmd, kw), = calls
+    assert cmd[1:] == ["-m", "sim.model.compile", str(BASELINE)]
+    assert kw["start_new_session"] and kw["stdout"] == sp.DEVNULL

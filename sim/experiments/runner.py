@@ -48,12 +48,17 @@ COUNTERFACTUAL_RUNS = 10_000
 #: by default the round-by-round records of the first 10,000 runs are kept (rounds.parquet):
 #: bands over time within about a percentage point, without 26 rows per run of a million
 ROUND_RUNS = 10_000
+#: with engine "auto", at most this many runs are computed by the Mesa model while the fast
+#: path is not compiled yet: about 20 ms a run on one core, so 2,000 runs take about as long
+#: as the compile itself (about a minute); a larger experiment waits for the compile
+REFERENCE_RUNS = 2_000
+ENGINES = ("auto", "fast", "reference")
 
 
 def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
                   points: Mapping[int, dict] | Sequence[dict] | None = None,
                   rounds: int = 0, runs: int | None = None,
-                  counterfactuals: int = COUNTERFACTUAL_RUNS
+                  counterfactuals: int = COUNTERFACTUAL_RUNS, engine: str = "fast"
                   ) -> tuple[pa.Table, pa.Table | None]:
     """Rows start..stop-1 of an experiment: (runs table, rounds table or None). The rounds
     table holds the runs with an index below `rounds` (None if `rounds` is 0).
@@ -62,9 +67,15 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
     and `points[k]` gives point k's fixed values (a list, or a mapping holding at least the
     chunk's points). Runs with an index below `counterfactuals` are replayed with each of
     their blockers lifted (R13). The one place where runs are computed: by the fast path
-    (`sim.model.fast`), whose records the tests prove identical to the Mesa model's.
+    (`engine` "fast": `sim.model.fast`), or run by run by the Mesa model ("reference"), which
+    gives the same tables (the tests prove the files byte-identical).
     """
-    from ..model.fast import simulate_block
+    if engine == "fast":
+        from ..model.fast import simulate_block
+    elif engine == "reference":
+        from ..model.run import reference_block as simulate_block
+    else:
+        raise ValueError(f"compute_chunk: unknown engine {engine!r}")
 
     has_points = points is not None
     if has_points and not runs:
@@ -182,11 +193,13 @@ def _table(schema: pa.Schema, columns: dict) -> pa.Table:
 
 
 def _chunk_task(loaded: LoadedScenario, master: int, start: int, stop: int, points,
-                rounds: int, runs: int, counterfactuals: int, keep: bool, encode: bool):
+                rounds: int, runs: int, counterfactuals: int, keep: bool, encode: bool,
+                engine: str = "fast"):
     """One chunk, on a worker thread here or on an executor's worker elsewhere (Dask):
     (its tables if `keep`, else None; the bytes of its chunk files if `encode`, else None).
     Encoding on the worker keeps the main thread free for merging."""
-    tables = compute_chunk(loaded, master, start, stop, points, rounds, runs, counterfactuals)
+    tables = compute_chunk(loaded, master, start, stop, points, rounds, runs, counterfactuals,
+                           engine)
     blobs = (to_chunk(stored_part(tables[0])),
              None if tables[1] is None else to_chunk(tables[1])) if encode else None
     return (tables if keep else None), blobs
@@ -254,7 +267,7 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
                    on_progress: Callable[[int, int], None] | None = None,
                    log: Callable[[str], None] | None = None, study: dict | None = None,
                    command: str | None = None,
-                   counterfactuals: int | None = None) -> Experiment:
+                   counterfactuals: int | None = None, engine: str = "fast") -> Experiment:
     """Run an experiment: `runs` runs of `scenario` (a loaded scenario or a file) from master
     seed `seed` (defaults: the scenario's own), at every point of `points` if given.
 
@@ -271,6 +284,12 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     - `study`: a description of the analysis the runs are for (kept in metadata.json).
     - `counterfactuals`: how many runs (the first, by index) are replayed with each blocker
       lifted (docs/ODD.md R13); default 10,000, none for the points of a study.
+    - `engine`: what computes the runs: "fast", the compiled fast path; "reference", the Mesa
+      model run by run (about 400 times slower: to check the fast path, say); "auto" (the
+      command line's), the fast path, unless it is not compiled yet and at most 2,000 runs
+      are to be computed here: then the Mesa model computes them while the fast path
+      compiles in the background for the next command. The results are the same, byte for
+      byte, whatever the engine.
 
     Returns an `Experiment` with `.runs` and `.rounds` (pandas DataFrames), `.metadata` and,
     with `out`, `.folder`. The tables are the same for any workers, executor or chunk size.
@@ -285,6 +304,8 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     chunk = default_chunk_size(total) if chunk is None else check_runs(chunk, what="--chunk-size")
     if executor is None:
         workers = check_workers(workers, log)
+    if engine not in ENGINES:
+        raise ExperimentError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if rounds is True:  # the default: as for counterfactuals, none for the points of a study
         rounds = 0 if points else ROUND_RUNS
     round_runs = min(runs, 0 if rounds in (False, None) else
@@ -297,7 +318,8 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
                 "counterfactual_runs": counterfactuals,
                 "total_runs": total, "points_sha256": store.points_sha256(points),
                 "rounds": round_runs, "study": study, "code": store.code_fingerprint()}
-    job = _Job(loaded, identity, points, chunk, workers, executor, progress, on_progress, log)
+    job = _Job(loaded, identity, points, chunk, workers, executor, progress, on_progress, log,
+               engine)
     if out is None:
         return job.in_memory()
     root = files.check_root(out)
@@ -309,8 +331,8 @@ class _Job:
     """One call of `run_experiment`: the chunks to compute and where they go."""
 
     def __init__(self, loaded, identity, points, chunk, workers, executor, progress,
-                 on_progress, log):
-        self.loaded, self.identity, self.points = loaded, identity, points
+                 on_progress, log, engine="fast"):
+        self.loaded, self.identity, self.points, self.engine = loaded, identity, points, engine
         self.chunk, self.workers, self.executor = chunk, workers, executor
         self.progress, self.on_progress, self.log = progress, on_progress, log
         self.seed, self.runs = identity["seed"], identity["runs"]
@@ -325,13 +347,15 @@ class _Job:
         """Compute the chunks `todo`; `on_chunk(start, stop, tables, blobs)` as each one
         arrives, in this thread: the tables (None from a remote executor when `encode`) and,
         with `encode`, the bytes of the chunk files."""
+        engine = self._engine(sum(b - a for a, b in todo))
         bar = Progress(self.total, done_before, show=self.progress, callback=self.on_progress,
                        label=_short(self.loaded.name))
         try:
             with executor_for(self.workers, self.executor) as (pool, local):
                 keep = local or not encode  # a remote worker sends only what is needed
                 tasks = ((self.loaded, self.seed, a, b, self._points_for(a, b), self.rounds,
-                          self.runs, self.counterfactuals, keep, encode) for a, b in todo)
+                          self.runs, self.counterfactuals, keep, encode, engine)
+                         for a, b in todo)
 
                 def arrived(i, result):
                     a, b = todo[i]
@@ -344,6 +368,26 @@ class _Job:
                 run_tasks(_chunk_task, tasks, arrived, executor=pool, inflight=inflight)
         finally:
             bar.close()
+
+    def _engine(self, rows: int) -> str:
+        """The engine that computes `rows` runs here ("auto" resolved, and said)."""
+        if self.engine != "auto" or not rows:
+            return self.engine if self.engine != "auto" else "fast"
+        from ..model import fast
+
+        if self.executor is not None or fast.compiled():
+            return "fast"
+        source = Path(self.loaded.path)
+        if rows > REFERENCE_RUNS or not source.is_file():
+            self.log("Compiling the fast path once (about a minute on this machine); later "
+                     "commands start at once.")
+            return "fast"
+        started = fast.compile_in_background(str(source.resolve()))
+        self.log(f"The fast path is not compiled yet: the Mesa model computes these {rows:,} "
+                 "runs instead (the same results, about 20 ms a run)"
+                 + (", and the fast path compiles in the background (about a minute) for "
+                    "the next command." if started else "."))
+        return "reference"
 
     def _points_for(self, start: int, stop: int):
         """The points a chunk needs (not the whole design, which may be large)."""

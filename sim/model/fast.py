@@ -1627,12 +1627,49 @@ def outcome_rows(block: dict) -> list[dict]:
 
 
 def compiled_on_disk() -> bool:
-    """Whether numba's disk cache holds the compiled kernel (else the first call compiles it,
-    which takes about a minute)."""
-    import pathlib
+    """Whether numba's disk cache holds the kernel compiled from this very source (else the
+    first call compiles it, which takes about a minute). Asks numba's own cache index, which
+    knows where the cache is (NUMBA_CACHE_DIR included) and whether it is stale."""
+    try:
+        return bool(_block._cache._cache_file._load_index())
+    except AttributeError:  # another numba (pinned below 0.70): look for the index file
+        import pathlib
 
-    cache = pathlib.Path(__file__).resolve().parent / "__pycache__"
-    return any(cache.glob("fast._block-*.nbi"))
+        cache = pathlib.Path(__file__).resolve().parent / "__pycache__"
+        return any(cache.glob("fast._block-*.nbi"))
+
+
+def compiled() -> bool:
+    """Whether the kernel is ready: compiled in this process or in numba's disk cache."""
+    return bool(_block.signatures) or compiled_on_disk()
+
+
+def compile_in_background(scenario_file: str) -> bool:
+    """Start compiling the kernel into numba's disk cache in a process of its own, which
+    outlives this command (`python -m sim.model.compile SCENARIO`), unless one is at it
+    already; True if started. Where processes cannot hold a file lock (Windows), nothing is
+    started."""
+    import os
+    import subprocess
+    import sys
+
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    from .compile import lock_file
+
+    with open(lock_file(), "a") as lock:
+        try:  # only a look: the process started takes the lock itself
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # another process is compiling
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    subprocess.Popen([sys.executable, "-m", "sim.model.compile", scenario_file],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                     cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    return True
 
 
 def announce_compilation(log=print) -> None:
