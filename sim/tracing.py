@@ -6,8 +6,6 @@ tells them. Every number it prints is one the decision used.
 
 from __future__ import annotations
 
-import json
-
 from .model import simulate
 from .scenario import LoadedScenario
 from .vocabulary import MILESTONES, REASON_LABELS, STATUS_LABELS
@@ -43,7 +41,10 @@ def trace_run(loaded: LoadedScenario, seed: int, *, fixed: dict | None = None,
 
 
 def as_json(trace: dict) -> str:
-    return json.dumps(trace, indent=1, default=str)
+    """The trace as JSON; a pressure no amount would reach (infinite) is null."""
+    from .experiments.files import json_text
+
+    return json_text(trace)
 
 
 def _n(x: float) -> str:

@@ -874,3 +874,18 @@ def test_one_background_compile_at_a_time(monkeypatch):
     (cmd, kw), = calls
     assert cmd[1:] == ["-m", "sim.model.compile", str(BASELINE)]
     assert kw["start_new_session"] and kw["stdout"] == sp.DEVNULL
+
+
+def test_json_files_are_strict_json():
+    """What the tool writes as JSON (summary.json, metadata.json, traces) never holds NaN or
+    Infinity, which JSON does not have: a number that is not finite is null."""
+    import numpy as np
+
+    data = {"p": float("nan"), "ci": (0.1, float("inf")), "x": [np.float64("-inf"), 2.5],
+            "n": 3, "deep": {"q": [float("nan")]}}
+
+    def refuse(constant):
+        raise AssertionError(constant)
+
+    back = json.loads(files.json_text(data), parse_constant=refuse)
+    assert back == {"p": None, "ci": [0.1, None], "x": [None, 2.5], "n": 3, "deep": {"q": [None]}}

@@ -43,6 +43,28 @@ def test_json_trace_holds_the_events_the_text_tells(capsys):
             assert line in text
 
 
+def test_a_json_trace_is_strict_json_when_a_number_is_unbounded(tmp_path, capsys):
+    """A state Israel is expected to veto at any pressure needs an infinite pressure: the JSON
+    trace says null there (JSON has no Infinity; a strict reader refuses it), the text says
+    "at any pressure". Found by the generated-scenario test."""
+    import yaml
+
+    from .conftest import world
+
+    path = tmp_path / "hard.yaml"
+    path.write_text(yaml.safe_dump(world({"israel": {"default_threat": 1.0}})))
+    assert main(["trace", str(path), "--json"]) == 0
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in the JSON trace")
+
+    data = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    passed = [p for e in data["events"] if e["kind"] == "invite" for p in e["not_invited"]]
+    assert passed and all(need is None for _, need in passed)
+    assert main(["trace", str(path)]) == 0
+    assert "Israel expected to veto it at any pressure" in capsys.readouterr().out
+
+
 def test_every_kind_of_event_is_told(baseline):
     """No event falls through to the raw fallback ("kind: {...}") on 60 runs of the
     baseline and of the scenarios with a phased force and with Turkey admitted."""

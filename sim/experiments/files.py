@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -156,8 +157,26 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def json_text(data, indent: int = 1) -> str:
+    """JSON that any parser reads: a number that is not finite (a pressure no amount would
+    reach, the interval of a share of no runs) is written null, as JSON has no Infinity or
+    NaN (Python would write them, and a strict reader such as a browser's would refuse the
+    file)."""
+    return json.dumps(_finite(data), indent=indent, default=str, allow_nan=False)
+
+
+def _finite(x):
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
 def write_json(path: Path, data) -> None:
-    write_text(path, json.dumps(data, indent=1, default=str) + "\n")
+    write_text(path, json_text(data) + "\n")
 
 
 @contextlib.contextmanager
