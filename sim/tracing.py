@@ -109,7 +109,8 @@ def _line(trace: dict, ev: dict) -> str | None:  # noqa: C901 - one branch per k
                f"{d['pressure']:.2f}): " + (", ".join(d["invited"]) or "nobody new")
         if d["not_invited"]:
             text += "; does not invite " + ", ".join(
-                f"{n} (Israel expected to veto it even at pressure {p:.2f})" if p != float("inf")
+                f"{n} (Israel expected to veto it even at pressure {p:.2f})"
+                if p is not None and p != float("inf")  # None: infinite, read from JSON
                 else f"{n} (Israel expected to veto it at any pressure)"
                 for n, p in d["not_invited"])
         return text

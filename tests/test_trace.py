@@ -62,7 +62,10 @@ def test_a_json_trace_is_strict_json_when_a_number_is_unbounded(tmp_path, capsys
     passed = [p for e in data["events"] if e["kind"] == "invite" for p in e["not_invited"]]
     assert passed and all(need is None for _, need in passed)
     assert main(["trace", str(path)]) == 0
-    assert "Israel expected to veto it at any pressure" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "Israel expected to veto it at any pressure" in text
+    told = [event_text(e, data["labels"]) for e in data["events"] if e["kind"] == "invite"]
+    assert all(line in text for line in told)  # the JSON events tell what the text tells
 
 
 def test_every_kind_of_event_is_told(baseline):
