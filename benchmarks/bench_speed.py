@@ -7,11 +7,12 @@ benchmarks/latest.txt.
 
 Figures: `python run.py` (300 runs: results folder, summary, plots and report) until its
 summary is printed and until it ends, also on a new install (numba's cache empty: the Mesa
-model computes the runs while the fast path compiles in the background); `run --runs 4000 --workers 2` and 100,000 and 1,000,000
-runs, whole command (runs/s, peak memory); the runner against `mesa.batch_run` on the same
-Mesa model and runs; a Sobol analysis of 10 parameters (N=512, second order, 10 runs a point);
-counterfactual attribution on 10,000 runs; the cost of one run in the Mesa reference model and
-in the compiled fast path, and how the fast path's time divides.
+model computes the runs while the fast path compiles in the background); `run --runs 4000
+--workers 2` and 100,000 and 1,000,000 runs, whole command (runs/s, peak memory); the runner
+against `mesa.batch_run` on the same Mesa model and runs; a Sobol analysis of 10 parameters
+(N=512, second order, 10 runs a point); counterfactual attribution on 10,000 runs; the cost of
+one run in the Mesa reference model and in the compiled fast path, and how the fast path's
+time divides.
 """
 
 from __future__ import annotations

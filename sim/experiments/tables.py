@@ -69,6 +69,7 @@ def arrow_field(name: str, kind: str) -> pa.Field:
 #: the NumPy type of each Arrow number type a table holds
 _NUMPY = {pa.int32(): np.dtype(np.int32), pa.int64(): np.dtype(np.int64),
           pa.float64(): np.dtype(np.float64)}
+_BOOL_ID = pa.bool_().id
 
 
 def from_numpy(values: np.ndarray, kind: pa.DataType, mask: np.ndarray | None = None) -> pa.Array:
@@ -78,21 +79,22 @@ def from_numpy(values: np.ndarray, kind: pa.DataType, mask: np.ndarray | None = 
     come before the summary is printed. Values are never converted with a loss: a float array
     for a whole-number column is refused, as `pa.array` refuses a fraction."""
     values = np.asarray(values)
-    if pa.types.is_boolean(kind):
+    if kind.id == _BOOL_ID:
         if values.dtype != np.bool_:
             raise TypeError(f"expected booleans, got NumPy {values.dtype}")
         data = np.packbits(values, bitorder="little")
     else:
         dtype = _NUMPY[kind]
-        if not np.can_cast(values.dtype, dtype, "safe"):
-            raise TypeError(f"NumPy {values.dtype} cannot be stored as {kind} without loss")
-        data = np.ascontiguousarray(values, dtype=dtype)
-    validity, nulls = None, 0
-    if mask is not None and mask.any():
-        validity = pa.py_buffer(np.packbits(~np.asarray(mask, dtype=bool), bitorder="little"))
-        nulls = int(np.count_nonzero(mask))
+        if values.dtype != dtype:
+            if not np.can_cast(values.dtype, dtype, "safe"):
+                raise TypeError(f"NumPy {values.dtype} cannot be stored as {kind} without loss")
+            values = values.astype(dtype)
+        data = values if values.flags.c_contiguous else np.ascontiguousarray(values)
+    if mask is None or not mask.any():
+        return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(data)])
+    validity = pa.py_buffer(np.packbits(~np.asarray(mask, dtype=bool), bitorder="little"))
     return pa.Array.from_buffers(kind, len(values), [validity, pa.py_buffer(data)],
-                                 null_count=nulls)
+                                 null_count=int(np.count_nonzero(mask)))
 
 
 def to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
