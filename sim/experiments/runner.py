@@ -285,7 +285,7 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
     - `counterfactuals`: how many runs (the first, by index) are replayed with each blocker
       lifted (docs/ODD.md R13); default 10,000, none for the points of a study.
     - `engine`: what computes the runs: "fast", the compiled fast path; "reference", the Mesa
-      model run by run (about 400 times slower: to check the fast path, say); "auto" (the
+      model run by run (about 100 times slower: to check the fast path, say); "auto" (the
       command line's), the fast path, unless it is not compiled yet and at most 2,000 runs
       are to be computed here: then the Mesa model computes them while the fast path
       compiles in the background for the next command. The results are the same, byte for

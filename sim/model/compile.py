@@ -3,29 +3,28 @@ numba's disk cache, once, about a minute, so that later commands start at once.
 
 A command that finds the kernel not compiled computes a small experiment with the Mesa model
 instead (the same results) and starts this in the background (`fast.compile_in_background`).
-One process compiles at a time (a file lock beside numba's cache); the scenario only gives the
-shapes of the arrays, the compiled code serves every scenario.
+One process compiles at a time (a file lock in numba's cache folder); the scenario only gives
+the shapes of the arrays, the compiled code serves every scenario.
 """
 
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 
 def lock_file() -> Path:
-    """The lock held while the kernel compiles (in the temporary folder, per user and per
-    copy of this package, so that two copies never wait for each other)."""
-    import getpass
-    import hashlib
+    """The lock held while the kernel compiles: in numba's cache folder for this copy of the
+    package (its `sim/model/__pycache__`, or the one under NUMBA_CACHE_DIR), a folder of the
+    user's own, never a shared one such as /tmp."""
+    from . import fast
 
-    here = hashlib.sha256(str(Path(__file__).resolve()).encode()).hexdigest()[:12]
     try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name (a container without one): any name
-        user = "user"
-    return Path(tempfile.gettempdir()) / f"isf-sim-compile-{user}-{here}.lock"
+        folder = Path(fast._block._cache._cache_path)
+    except AttributeError:  # another numba (pinned below 0.70)
+        folder = Path(fast.__file__).resolve().parent / "__pycache__"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "fast.compile.lock"
 
 
 def main(argv: list[str]) -> int:

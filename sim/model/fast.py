@@ -1659,12 +1659,15 @@ def compile_in_background(scenario_file: str) -> bool:
         return False
     from .compile import lock_file
 
-    with open(lock_file(), "a") as lock:
-        try:  # only a look: the process started takes the lock itself
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False  # another process is compiling
-        fcntl.flock(lock, fcntl.LOCK_UN)
+    try:
+        with open(lock_file(), "a") as lock:
+            try:  # only a look: the process started takes the lock itself
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return False  # another process is compiling
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    except OSError:  # no cache folder of our own (a read-only install): numba cannot cache
+        return False
     subprocess.Popen([sys.executable, "-m", "sim.model.compile", scenario_file],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
