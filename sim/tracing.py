@@ -6,6 +6,8 @@ tells them. Every number it prints is one the decision used.
 
 from __future__ import annotations
 
+import math
+
 from .model import simulate
 from .scenario import LoadedScenario
 from .vocabulary import MILESTONES, REASON_LABELS, STATUS_LABELS
@@ -45,6 +47,12 @@ def as_json(trace: dict) -> str:
     from .experiments.files import json_text
 
     return json_text(trace)
+
+
+def _finite(x) -> bool:
+    """A pressure that some amount reaches: not infinite, nor null (infinite, as the JSON
+    trace writes it)."""
+    return x is not None and math.isfinite(x)
 
 
 def _n(x: float) -> str:
@@ -109,8 +117,7 @@ def _line(trace: dict, ev: dict) -> str | None:  # noqa: C901 - one branch per k
                f"{d['pressure']:.2f}): " + (", ".join(d["invited"]) or "nobody new")
         if d["not_invited"]:
             text += "; does not invite " + ", ".join(
-                f"{n} (Israel expected to veto it even at pressure {p:.2f})"
-                if p is not None and p != float("inf")  # None: infinite, read from JSON
+                f"{n} (Israel expected to veto it even at pressure {p:.2f})" if _finite(p)
                 else f"{n} (Israel expected to veto it at any pressure)"
                 for n, p in d["not_invited"])
         return text
@@ -120,10 +127,12 @@ def _line(trace: dict, ev: dict) -> str | None:  # noqa: C901 - one branch per k
         return (f"{what}: objections to it held back {d['weight']:.2f} of the target over the "
                 f"rounds (bar {d['bar']:.2f}, raised by Israel's loss {d['israel_loss']:.2f})")
     if k == "hold":
+        need = d["pressure_needed"]
+        why = (f"Israel would need pressure {need:.2f} to accept the mandate without it, above "
+               f"the {d['max_pressure']:.2f} the convener will apply") if _finite(need) else \
+            "no pressure would make Israel accept the mandate without it"
         return (f"keeps {trace['labels'][d['task']]} although objections held back "
-                f"{d['weight']:.2f} (bar {d['bar']:.2f}): Israel would need pressure "
-                f"{d['pressure_needed']:.2f} to accept the mandate without it, above the "
-                f"{d['max_pressure']:.2f} the convener will apply")
+                f"{d['weight']:.2f} (bar {d['bar']:.2f}): {why}")
     if k == "press":
         aim = "no decisive pressure within reach" if d["aim"] == 0 and d["pressure"] < \
             d["before"] else f"aiming at {d['aim']:.2f}"

@@ -799,10 +799,26 @@ def test_arrays_from_buffers_refuse_a_lossy_conversion():
 
     with pytest.raises(TypeError, match="without loss"):
         from_numpy(np.array([1.5]), pa.int64())
+    with pytest.raises(TypeError, match="without loss"):  # 2**53 + 1 has no float
+        from_numpy(np.array([2**53 + 1]), pa.float64())
+    with pytest.raises(TypeError, match="without loss"):
+        from_numpy(np.array([1], dtype=np.int64), pa.int32())
     with pytest.raises(TypeError, match="booleans"):
         from_numpy(np.array([1, 0]), pa.bool_())
+    for shape in [(2, 3), ()]:  # pa.array takes one dimension only
+        with pytest.raises(ValueError, match="one dimension"):
+            from_numpy(np.zeros(shape, dtype=np.int64), pa.int64())
+    for mask in (np.array([0, 2, 0]), np.array([False, True]), [0, 1, 0]):
+        with pytest.raises(TypeError, match="mask must be booleans"):
+            from_numpy(np.arange(3), pa.int64(), mask=mask)
+    assert from_numpy(np.arange(3, dtype=np.int32), pa.int64()).equals(pa.array([0, 1, 2]))
     with pytest.raises(ValueError, match="nulls"):
         to_numpy(pa.array([1, None]))
+    filled = to_numpy(pa.chunked_array([pa.array([1.5, None]), pa.array([None, 2.0])])[1:],
+                      fill=np.nan)
+    assert np.array_equal(filled, [np.nan, np.nan, 2.0], equal_nan=True)
+    flags = pa.array([True, None, True, False] * 5).slice(3)
+    assert to_numpy(flags, fill=False).tolist() == [bool(v) for v in flags.to_pylist()]
 
 
 def test_the_mesa_engine_writes_the_same_files_byte_for_byte(tmp_path, baseline):

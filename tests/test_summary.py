@@ -113,3 +113,21 @@ def test_batches_add_up_to_the_whole():
     whole = Accumulator().add(t).result({"milestones": ["2026-06-30"]})
     parts = Accumulator().add(t.iloc[:2]).add(t.iloc[2:4]).add(t.iloc[4:])
     assert parts.result({"milestones": ["2026-06-30"]}) == whole
+
+
+def test_a_table_of_other_number_types_gives_the_same_summary():
+    """A user's table may hold float32 troops, small whole numbers or a missing troop count
+    (read as NaN, as before): the summary counts it as the table the runner writes."""
+    import numpy as np
+
+    ctx = {"milestones": ["2026-06-30"]}
+    base = _table().assign(run=np.arange(5, dtype=np.int64))
+    other = base.copy()
+    for c in [c for c in base if c.startswith("force_")]:
+        other[c] = base[c].astype(np.float32)
+    other["run"] = base["run"].astype(np.int8)
+    expected = Accumulator(counterfactual_runs=4).add(base).result(ctx)
+    assert Accumulator(counterfactual_runs=4).add(other).result(ctx) == expected
+    gap = base.copy()
+    gap.loc[2, "force_troops"] = None  # a run that did not form: its troops are not counted
+    assert Accumulator(counterfactual_runs=4).add(gap).result(ctx) == expected

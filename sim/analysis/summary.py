@@ -71,12 +71,19 @@ def _arrow(runs):
     return pa.Table.from_pandas(runs, preserve_index=False)
 
 
+def _as(col, kind: pa.DataType):
+    """A column of a table the summary is given (a user's DataFrame: float32, say) as `kind`."""
+    return col if col.type == kind else pc.cast(col, kind)
+
+
 def _bools(col) -> np.ndarray:
-    return to_numpy(col).astype(bool, copy=False)
+    """True/false values, a null false (as `bool(None)`)."""
+    return to_numpy(_as(col, pa.bool_()), fill=False)
 
 
 def _floats(col) -> np.ndarray:
-    return to_numpy(col).astype(float, copy=False)
+    """Numbers as floats, a null NaN."""
+    return to_numpy(_as(col, pa.float64()), fill=np.nan)
 
 
 def _counts(col, nulls: bool = True) -> dict:
@@ -152,7 +159,7 @@ class Accumulator:
                 self.totals[k] += int(pc.sum(t.column(k)).as_py() or 0)
         eligible = ~formed
         if self.limit is not None and "run" in names:
-            eligible &= to_numpy(t.column("run")) < self.limit
+            eligible &= to_numpy(_as(t.column("run"), pa.int64())) < self.limit
         self.failed += int(eligible.sum())
         if "lifts_tried" in names:
             tried = t.column("lifts_tried")

@@ -383,8 +383,9 @@ class _Job:
                      "commands start at once.")
             return "fast"
         started = fast.compile_in_background(str(source.resolve()))
-        self.log(f"The fast path is not compiled yet: the Mesa model computes these {rows:,} "
-                 "runs instead (the same results, about 20 ms a run)"
+        these = "this run" if rows == 1 else f"these {rows:,} runs"
+        self.log(f"The fast path is not compiled yet: the Mesa model computes {these} instead "
+                 "(the same results, about 20 ms a run)"
                  + (", and the fast path compiles in the background (about a minute) for "
                     "the next command." if started else "."))
         return "reference"

@@ -79,6 +79,8 @@ def from_numpy(values: np.ndarray, kind: pa.DataType, mask: np.ndarray | None = 
     come before the summary is printed. Values are never converted with a loss: a float array
     for a whole-number column is refused, as `pa.array` refuses a fraction."""
     values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"expected one dimension, got an array of shape {values.shape}")
     if kind.id == _BOOL_ID:
         if values.dtype != np.bool_:
             raise TypeError(f"expected booleans, got NumPy {values.dtype}")
@@ -86,34 +88,50 @@ def from_numpy(values: np.ndarray, kind: pa.DataType, mask: np.ndarray | None = 
     else:
         dtype = _NUMPY[kind]
         if values.dtype != dtype:
-            if not np.can_cast(values.dtype, dtype, "safe"):
+            # a whole number widened, or a float to a wider float; never int to float (2**53
+            # + 1 has no float), float to int, or narrower
+            kinds = (values.dtype.kind, dtype.kind)
+            if kinds not in (("i", "i"), ("u", "i"), ("f", "f")) or \
+                    not np.can_cast(values.dtype, dtype, "safe"):
                 raise TypeError(f"NumPy {values.dtype} cannot be stored as {kind} without loss")
             values = values.astype(dtype)
         data = values if values.flags.c_contiguous else np.ascontiguousarray(values)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_ or mask.shape != values.shape:
+            raise TypeError(f"the mask must be booleans of shape {values.shape}, got "
+                            f"{mask.dtype} of shape {mask.shape}")
     if mask is None or not mask.any():
         return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(data)])
-    validity = pa.py_buffer(np.packbits(~np.asarray(mask, dtype=bool), bitorder="little"))
+    validity = pa.py_buffer(np.packbits(~mask, bitorder="little"))
     return pa.Array.from_buffers(kind, len(values), [validity, pa.py_buffer(data)],
                                  null_count=int(np.count_nonzero(mask)))
 
 
-def to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A column of numbers or booleans without nulls as a NumPy array, read from its buffers
-    (`column.to_numpy()` would import pandas, as `pa.array` does)."""
+def to_numpy(column: pa.Array | pa.ChunkedArray, fill=None) -> np.ndarray:
+    """A column of int32, int64, float64 or boolean values as a NumPy array, read from its
+    buffers (`column.to_numpy()` would import pandas, as `pa.array` does). A null is `fill`;
+    without one, a column with nulls is refused."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     kind = column.type
     boolean = pa.types.is_boolean(kind)
     dtype = np.dtype(bool) if boolean else _NUMPY[kind]
     parts = []
     for c in chunks:
-        if c.null_count:
-            raise ValueError(f"a {kind} column with {c.null_count:,} nulls")
         if not len(c):
             continue
-        data = np.frombuffer(c.buffers()[1], dtype=np.uint8 if boolean else dtype)
+        if c.null_count and fill is None:
+            raise ValueError(f"a {kind} column with {c.null_count:,} nulls")
+        validity, buffer = c.buffers()[:2]
+        data = np.frombuffer(buffer, dtype=np.uint8 if boolean else dtype)
         if boolean:
             data = np.unpackbits(data, count=c.offset + len(c), bitorder="little").view(bool)
-        parts.append(data[c.offset:c.offset + len(c)])
+        data = data[c.offset:c.offset + len(c)]
+        if c.null_count:
+            valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8),
+                                  count=c.offset + len(c), bitorder="little")
+            data = np.where(valid[c.offset:].view(bool), data, fill)
+        parts.append(data)
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
