@@ -844,11 +844,13 @@ def test_auto_computes_a_small_first_experiment_with_mesa_while_the_kernel_compi
     the Mesa model and the compile starts in the background (once); a large one, or one sent
     to another executor, waits for the compile; once compiled, the fast path is used."""
     from sim.experiments import runner
+    from sim.model import compile as background
     from sim.model import fast
 
     started, used = [], []
     monkeypatch.setattr(fast, "compiled", lambda: False)
-    monkeypatch.setattr(fast, "compile_in_background", lambda f: started.append(f) or True)
+    monkeypatch.setattr(background, "compile_in_background",
+                        lambda f: started.append(f) or True)
     real = runner.compute_chunk
     monkeypatch.setattr(runner, "compute_chunk",
                         lambda *a, **k: used.append(a[-1]) or real(*a, **k))
@@ -876,17 +878,16 @@ def test_one_background_compile_at_a_time(monkeypatch):
     import subprocess as sp
 
     from sim.model import compile as comp
-    from sim.model import fast
 
     calls = []
     monkeypatch.setattr(sp, "Popen", lambda cmd, **kw: calls.append((cmd, kw)))
     with open(comp.lock_file(), "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        assert fast.compile_in_background(str(BASELINE)) is False
+        assert comp.compile_in_background(str(BASELINE)) is False
         assert comp.main([str(BASELINE)]) == 0  # gives way at once, compiles nothing
         fcntl.flock(held, fcntl.LOCK_UN)
     assert calls == []
-    assert fast.compile_in_background(str(BASELINE)) is True
+    assert comp.compile_in_background(str(BASELINE)) is True
     (cmd, kw), = calls
     assert cmd[1:] == ["-m", "sim.model.compile", str(BASELINE)]
     assert kw["start_new_session"] and kw["stdout"] == sp.DEVNULL

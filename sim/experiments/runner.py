@@ -373,6 +373,7 @@ class _Job:
         """The engine that computes `rows` runs here ("auto" resolved, and said)."""
         if self.engine != "auto" or not rows:
             return self.engine if self.engine != "auto" else "fast"
+        from ..model import compile as background
         from ..model import fast
 
         if self.executor is not None or fast.compiled():
@@ -382,7 +383,7 @@ class _Job:
             self.log("Compiling the fast path once (about a minute on this machine); later "
                      "commands start at once.")
             return "fast"
-        started = fast.compile_in_background(str(source.resolve()))
+        started = background.compile_in_background(str(source.resolve()))
         these = "this run" if rows == 1 else f"these {rows:,} runs"
         self.log(f"The fast path is not compiled yet: the Mesa model computes {these} instead "
                  "(the same results, about 20 ms a run)"

@@ -2,7 +2,7 @@
 numba's disk cache, once, about a minute, so that later commands start at once.
 
 A command that finds the kernel not compiled computes a small experiment with the Mesa model
-instead (the same results) and starts this in the background (`fast.compile_in_background`).
+instead (the same results) and starts this in the background (`compile_in_background`).
 One process compiles at a time (a file lock in numba's cache folder); the scenario only gives
 the shapes of the arrays, the compiled code serves every scenario.
 """
@@ -27,18 +27,50 @@ def lock_file() -> Path:
     return folder / "fast.compile.lock"
 
 
-def main(argv: list[str]) -> int:
+def compile_in_background(scenario_file: str) -> bool:
+    """Start compiling the kernel into numba's disk cache in a process of its own, which
+    outlives this command (`python -m sim.model.compile SCENARIO`), unless one is at it
+    already; True if started. Where processes cannot hold a file lock (Windows), nothing is
+    started."""
+    import subprocess
+
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        with open(lock_file(), "a") as lock:
+            if not _take(lock):
+                return False  # another process is compiling
+            fcntl.flock(lock, fcntl.LOCK_UN)  # only a look: the process started takes it
+    except OSError:  # no cache folder of our own (a read-only install): numba cannot cache
+        return False
+    subprocess.Popen([sys.executable, "-m", "sim.model.compile", scenario_file],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                     cwd=Path(__file__).resolve().parents[2])
+    return True
+
+
+def _take(lock) -> bool:
+    """Take the lock at once if no other process holds it."""
     import fcntl
 
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def main(argv: list[str]) -> int:
     import numpy as np
 
     from ..scenario import load_scenario
     from . import fast
 
     with open(lock_file(), "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not _take(lock):
             return 0  # another process is compiling it
         if not fast.compiled_on_disk():
             fast.simulate_block(load_scenario(argv[0]), np.arange(2, dtype=np.int64),

@@ -1644,37 +1644,6 @@ def compiled() -> bool:
     return bool(_block.signatures) or compiled_on_disk()
 
 
-def compile_in_background(scenario_file: str) -> bool:
-    """Start compiling the kernel into numba's disk cache in a process of its own, which
-    outlives this command (`python -m sim.model.compile SCENARIO`), unless one is at it
-    already; True if started. Where processes cannot hold a file lock (Windows), nothing is
-    started."""
-    import os
-    import subprocess
-    import sys
-
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    from .compile import lock_file
-
-    try:
-        with open(lock_file(), "a") as lock:
-            try:  # only a look: the process started takes the lock itself
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return False  # another process is compiling
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    except OSError:  # no cache folder of our own (a read-only install): numba cannot cache
-        return False
-    subprocess.Popen([sys.executable, "-m", "sim.model.compile", scenario_file],
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
-                     cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    return True
-
-
 def announce_compilation(log=print) -> None:
     """Say so when the first call will compile the kernel."""
     if not compiled_on_disk() and not _block.signatures:
