@@ -8,6 +8,7 @@ environment (a full disk, a worker killed) exits with status 1, keeping what can
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -205,6 +206,7 @@ def _check_out(args) -> None:
 def _run_and_present(loaded, args, chunk=None, on_summary=None):
     """Run (or reuse) an experiment into its results folder, and present it (`on_summary`:
     called with the summary as soon as it is computed, before the plots are drawn)."""
+    from .analysis.present import Presenter, present
     from .experiments import run_experiment
 
     runs = args.runs or loaded.scenario.runs
@@ -212,15 +214,15 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     _log(f"Running '{_short(loaded.name)}': {runs:,} runs, master seed {seed}, "
          + (f"Dask scheduler {args.scheduler}" if args.scheduler else
             f"{args.workers} worker(s)"))
-    result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
-                            counterfactuals=args.counterfactual_runs)
-    if result.summary is None:  # a reused folder keeps its presentation untouched
-        from .analysis.present import present
-
-        result.summary = present(result.folder, verified=True, on_summary=on_summary,
-                                 workers=args.workers)
-    elif on_summary is not None:
-        on_summary(result.summary)
+    # the drawing libraries are imported by the presenter while the runs are computed
+    with Presenter.start(runs) or contextlib.nullcontext() as presenter:
+        result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
+                                counterfactuals=args.counterfactual_runs)
+        if result.summary is None:  # a reused folder keeps its presentation untouched
+            result.summary = present(result.folder, verified=True, on_summary=on_summary,
+                                     workers=args.workers, presenter=presenter)
+        elif on_summary is not None:
+            on_summary(result.summary)
     return result
 
 
@@ -436,13 +438,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .analysis.present import present
+    from .analysis.present import Presenter, present
     from .experiments import load_result
 
-    res = load_result(args.folder)
-    study = res.metadata.get("study")
-    presented = present(res.folder, verified=True,
-                        on_summary=None if study else _print_summary, workers=args.workers)
+    # the presenter imports the drawing libraries while the folder's checksums are verified
+    with Presenter.start() or contextlib.nullcontext() as presenter:
+        res = load_result(args.folder)
+        study = res.metadata.get("study")
+        presented = present(res.folder, verified=True,
+                            on_summary=None if study else _print_summary,
+                            workers=args.workers, presenter=presenter)
     if study:
         print(f"{res.metadata['study']['kind'].capitalize()} rebuilt from {res.folder}/"
               "runs.parquet: open report.html in a browser")

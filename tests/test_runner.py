@@ -507,7 +507,8 @@ def _living(pids: set[int]) -> set[int]:
 def test_workers_leave_nothing_behind(tmp_path, how):
     """The workers are threads of the command's own process: from the command line and from
     code without a main file (as in a notebook), a run with two workers starts no other
-    process, so SIGKILL of the command (which can clean up nothing) leaves nothing behind."""
+    process than, on the command line, its presenter (which ends with the command), so
+    SIGKILL of the command (which can clean up nothing) leaves nothing behind."""
     if how == "script":
         cmd = _cli(tmp_path, 20000)
         cmd[cmd.index("--workers") + 1] = "2"
@@ -518,9 +519,15 @@ def test_workers_leave_nothing_behind(tmp_path, how):
         cmd = [sys.executable, "-c", code]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for_chunks(tmp_path, 2, proc)
-    assert _descendants(proc.pid) == set()
+    others = _descendants(proc.pid)
+    presenters = {p for p in others if _is_fork_of(p, proc.pid)}
+    assert others == presenters and len(presenters) == (how == "script")
     proc.kill()
     proc.wait()
+    deadline = time.monotonic() + 10
+    while _living(presenters) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _living(presenters) == set()
 
 
 def _is_fork_of(pid: int, parent: int) -> bool:
@@ -534,17 +541,21 @@ def _is_fork_of(pid: int, parent: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_drawing_processes_end_with_the_command(tmp_path):
-    """The processes that draw a presentation side by side end by themselves when the
-    command is killed while they draw (SIGKILL: the command can clean up nothing)."""
+    """The processes that draw a presentation side by side (forked by the presenter, itself
+    forked by the command) end by themselves when the command is killed while they draw
+    (SIGKILL: the command can clean up nothing)."""
     cmd = _cli(tmp_path, 200)
     cmd[cmd.index("--workers") + 1] = "2"
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     drawing: set[int] = set()
     while not drawing and proc.poll() is None and time.monotonic() < deadline:
-        drawing = {p for p in _descendants(proc.pid) if _is_fork_of(p, proc.pid)}
+        forks = {p for p in _descendants(proc.pid) if _is_fork_of(p, proc.pid)}
+        parents = {p: _processes().get(p, (None, ""))[0] for p in forks}
+        drawing = {p for p in forks if parents[p] != proc.pid}  # the presenter's children
         time.sleep(0.05)
     assert drawing, "no drawing process was seen: the presentation was not drawn side by side"
+    drawing |= forks
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 10
@@ -668,6 +679,139 @@ def test_presentation_drawn_side_by_side_is_the_same(tmp_path, baseline):
     assert "fork True" in failed.stdout
     assert failed.returncode == 1 and "no outcome plot named 'no_such_plot'" in failed.stderr
 
+
+
+_PRESENTER = """
+import json, os, pathlib, signal, sys, time
+from sim.analysis import plots
+from sim.analysis import present as p
+from sim.experiments.files import StorageError
+f = pathlib.Path(sys.argv[1]); meta = json.loads((f / 'metadata.json').read_text())
+case = sys.argv[2]
+
+class Odd(Exception):  # cannot be rebuilt from its args: not sent as it is
+    def __init__(self, a, b):
+        super().__init__(f"odd {a} {b}")
+
+def fail(name, *a):
+    if case == 'storage':
+        raise StorageError(f / 'force_size.png', 'no space left on device')
+    raise Odd(1, 2)
+
+command, draw = os.getpid(), p.draw
+
+def dies(*a, **k):
+    if os.getpid() != command:
+        os._exit(3)
+    return draw(*a, **k)
+
+if case in ('storage', 'odd'):
+    plots.draw_one = fail  # before the fork: the presenter draws with it
+elif case == 'died':
+    p.draw = dies
+with p.Presenter.start() as presenter:
+    print('presenter', presenter._process.pid, flush=True)
+    if case == 'killed':
+        os.kill(presenter._process.pid, signal.SIGKILL)
+        presenter._process.join()
+        (f / 'report.html').unlink()
+    elif case == 'orphan':
+        time.sleep(60)  # the test kills this command
+    try:
+        p.present(f, verified=True, workers=2, presenter=presenter)
+        print('drawn', (f / 'report.html').exists())
+    except StorageError as e:
+        print('storage', e.path.name, '|', e.problem, '|', 'drawing process' in str(e.__notes__))
+    except RuntimeError as e:
+        print('runtime', str(e).splitlines()[0])
+print('alive', presenter.alive(), presenter._process.exitcode)
+"""
+
+
+def _gone(pid: int, within: float) -> bool:
+    """Whether process `pid` has ended (or is a zombie) within `within` seconds."""
+    end = time.monotonic() + within
+    while True:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z":
+                return True
+        except (OSError, IndexError):
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drawing processes: Linux")
+def test_presenter_failures_reach_the_command(tmp_path, baseline):
+    """A presentation drawn by a presenter (the drawing process forked before the runs) fails
+    in the command with the drawing's own error; a presenter that died is told, not waited
+    for; and a presenter never outlives its command, closed or killed."""
+    res = _run(tmp_path, baseline, runs=60, seed=2)
+
+    def script(case):
+        return subprocess.run([sys.executable, "-c", _PRESENTER, str(res.folder), case],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    out = script("storage").stdout
+    assert "storage force_size.png | no space left on device | True" in out  # whole, and where
+    assert "alive False 0" in out  # closed: it ended by itself
+    out = script("odd").stdout
+    assert "runtime Odd: odd 1 2 (raised in the drawing process)" in out
+    out = script("died").stdout  # while drawing
+    assert "runtime the drawing process ended before the presentation was drawn (exit code " \
+        "3)" in out
+    out = script("killed").stdout  # before the runs were done: the command draws itself
+    assert "drawn True" in out and "alive False -9" in out
+    # the command killed while its presenter waits: the presenter ends too
+    cmd = subprocess.Popen([sys.executable, "-c", _PRESENTER, str(res.folder), "orphan"],
+                           cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    presenter = int(cmd.stdout.readline().split()[1])
+    cmd.kill()
+    cmd.wait()
+    assert _gone(presenter, within=10)
+
+
+def test_no_presenter_where_it_cannot_fork(monkeypatch):
+    from sim.analysis import present as p
+
+    monkeypatch.setattr(p, "_can_fork", lambda: False)
+    assert p.Presenter.start() is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drawing processes: Linux")
+def test_command_draws_with_its_presenter_the_same_files(tmp_path, baseline):
+    """`run` draws its presentation in the presenter it forked before the runs: the same
+    files, byte for byte, as drawn in the command's own process, and no process is left."""
+    cmd = [sys.executable, str(ROOT / "run.py"), "run", str(BASELINE), "--runs", "90",
+           "--seed", "8", "--out", str(tmp_path / "cli"), "--workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    children = set()
+    while proc.poll() is None:  # the command's children while it runs
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            try:
+                children |= {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                pass
+        time.sleep(0.05)
+    assert proc.returncode == 0, proc.stderr.read()
+    names = {}
+    for pid in children:
+        try:
+            names[pid] = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            names[pid] = b"gone"
+    assert children, "the command forked no presenter"
+    assert all(_gone(pid, within=0) for pid in children), names
+    (cli,) = (tmp_path / "cli" / "baseline").iterdir()
+    drawn = {p.name: p.read_bytes() for p in cli.iterdir()
+             if p.suffix in (".png", ".svg", ".csv", ".html") or p.name == "summary.json"}
+    assert {"feature_scores.svg", "over_time.png", "report.html"} <= set(drawn)
+    for name in drawn:
+        (cli / name).unlink()
+    present(cli)  # drawn again here, in this process, one part after the other
+    assert [n for n, data in drawn.items() if (cli / n).read_bytes() != data] == []
 
 def test_compare_files_and_folders(tmp_path, capsys, summaries_only):
     # the compared experiments' own plots and reports are not under test here (see

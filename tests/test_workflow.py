@@ -118,6 +118,18 @@ def test_feature_scoring_ranks_the_true_driver_first():
     assert features.plot(fs, "toy").axes
 
 
+def test_feature_ranking_is_highest_first_with_ties_in_parameter_order():
+    rng = np.random.default_rng(3)
+    values = rng.choice([0.0, 0.05, 0.1, 0.2, 0.3], size=(200, 3))  # many ties
+    names = [f"p{i:03d}" for i in range(200)][::-1]  # parameter order is not name order
+    fs = features.FeatureScores(pd.DataFrame(values, index=names, columns=["formed", "x", "y"]))
+    for outcome in ("formed", "x", "y"):
+        col = fs.scores[outcome]
+        expected = sorted(range(len(col)), key=lambda i: (-col.iloc[i], i))
+        assert list(fs.ranked(outcome).index) == [names[i] for i in expected]
+    assert fs.ranked("absent").empty
+
+
 def test_feature_scoring_says_why_it_cannot_score():
     df = _driven()
     no_params = features.score(df.drop(columns=[c for c in df if c.startswith("param.")]), 1)

@@ -57,8 +57,8 @@ class FeatureScores:
         if outcome not in self.scores.columns:
             return pd.Series(dtype=float)
         s = self.scores[outcome]
-        order = sorted(range(len(s)), key=lambda i: (-s.iloc[i], i))
-        return s.iloc[order]
+        # a stable sort of the negated scores: ties keep parameter order
+        return s.iloc[np.argsort(-s.to_numpy(dtype=float), kind="stable")]
 
     def standing_out(self, outcome: str) -> pd.Series:
         """The parameters that score above every random column, highest first."""

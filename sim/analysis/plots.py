@@ -351,13 +351,14 @@ def save(fig, folder: Path, name: str, dpi: int | None = None) -> list[Path]:
 
 
 def close(fig) -> None:
-    """Release a figure (made here without pyplot; one made with pyplot is closed there)."""
+    """Release a figure: one made with pyplot is closed there; one made here without pyplot
+    is released with the last reference to it (clearing it first cost 0.05-0.12 s a figure,
+    a tenth of the drawing, for nothing)."""
     import sys
 
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close(fig)
-    fig.clear()
 
 
 PLOTS = ("outcome_breakdown", "country_status", "formation_over_time", "milestones_over_time",

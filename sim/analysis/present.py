@@ -123,12 +123,17 @@ def draw_part(name: str, folder: Path, meta: dict, summary: dict):
     return None
 
 
-def draw(folder: Path, meta: dict, summary: dict, workers: int = 1) -> dict:
+def draw(folder: Path, meta: dict, summary: dict, workers: int = 1,
+         presenter: Presenter | None = None) -> dict | None:
     """The slow part of a presentation, from the saved tables: the plots, the curves over
     time (from rounds.parquet, if kept), the feature scores of the uncertain parameters, and
     report.html (written last). With `workers` > 1 the parts are drawn side by side in that
     many processes where they can be forked (`_can_fork`; the same files, byte for byte).
-    Returns what it computed."""
+    Returns what it computed, or None when a `Presenter` (a process started earlier, its
+    libraries imported meanwhile) drew it."""
+    if presenter is not None and presenter.alive():
+        presenter.draw(folder, meta, summary, workers)
+        return None
     from . import report
 
     names = parts(summary)
@@ -197,7 +202,8 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
     pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
                                   initializer=_drawing_process, initargs=(os.getpid(),))
     try:
-        futures = {n: pool.submit(draw_part, n, folder, meta, summary) for n in names}
+        futures = {n: pool.submit(_draw_part_portable, n, folder, meta, summary)
+                   for n in names}
         done = {n: f.result() for n, f in futures.items()}
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -206,15 +212,167 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
     return done
 
 
+#: what drawing needs, imported by a `Presenter` while the runs are computed (what every
+#: part needs: 0.7-0.9 s)
+DRAWING_MODULES = ("pandas", "matplotlib.figure", "matplotlib.backends.backend_agg",
+                   "matplotlib.backends.backend_svg", "matplotlib.font_manager", "jinja2",
+                   "sim.analysis.plots", "sim.analysis.overtime", "sim.analysis.report")
+#: what the feature scores alone need (scikit-learn: 1.3-1.9 s, not to be cut short), imported
+#: by the presenter too for an experiment of at least EAGER_RUNS runs, whose runs last longer;
+#: for fewer, the drawing process that scores imports it while the other draws (measured:
+#: `python run.py`'s 300 runs are done before the presenter would be)
+SCORING_MODULES = ("sklearn.ensemble", "sim.analysis.features")
+EAGER_RUNS = 2_000
+
+
+class Presenter:
+    """A drawing process forked at the start of a command, before its runs are computed.
+
+    Drawing needs pandas, matplotlib, scikit-learn and Jinja2: about 2.5 s of imports
+    (measured by benchmarks/bench_speed.py), which a command used to pay after its runs, once
+    in each drawing process. The presenter imports them at once, on the core the command
+    leaves free while it loads the model and computes the runs (or until the runs are done:
+    what is left is imported by the part that needs it), then waits; `draw` hands it
+    the results folder and its summary, and it draws the presentation exactly as `draw`
+    would (the drawing processes of `_draw_parts` are forked from it, so they share its
+    libraries instead of importing them each). It is started only where drawing processes
+    can be forked (`_can_fork`), and it never outlives the command: `close` ends it (the
+    command's `with` does), it ends by itself if the command is killed, and it leaves Ctrl-C
+    to the command. A failure while drawing is raised in the command as it was raised here,
+    with the drawing process's traceback as a note."""
+
+    def __init__(self, runs: int | None = None):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self._conn, theirs = ctx.Pipe()
+        # not a daemon: a daemonic process may not start the drawing processes
+        modules = DRAWING_MODULES + (SCORING_MODULES if (runs or 0) >= EAGER_RUNS else ())
+        self._process = ctx.Process(target=_presenter_loop,
+                                    args=(theirs, self._conn, os.getpid(), modules),
+                                    name="presenter")
+        self._process.start()
+        theirs.close()
+
+    @classmethod
+    def start(cls, runs: int | None = None) -> Presenter | None:
+        """A presenter for an experiment of `runs` runs (None: already computed), or None
+        where drawing processes cannot be forked (the parts are then drawn in the command
+        itself)."""
+        return cls(runs) if _can_fork() else None
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def draw(self, folder: Path, meta: dict, summary: dict, workers: int) -> None:
+        """Draw `folder`'s presentation (what `draw` draws) and wait until it is written."""
+        _release_memory()  # this process only waits meanwhile: its runs' buffers are spare
+        self._conn.send((str(folder), meta, summary, workers))
+        try:
+            failure = self._conn.recv()
+        except EOFError:
+            self._process.join(timeout=5)
+            raise RuntimeError("the drawing process ended before the presentation was drawn "
+                               f"(exit code {self._process.exitcode})") from None
+        if failure is not None:
+            raise failure
+
+    def close(self) -> None:
+        """End the presenter and reap it: an idle one reads the end of its pipe and returns;
+        one still importing (nothing was drawn: a reused folder) or drawing (Ctrl-C, an
+        error) is ended at once, so that the command never waits for it."""
+        self._conn.close()
+        self._process.join(timeout=0.1)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+    def __enter__(self) -> Presenter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _presenter_loop(conn, commands_end, command: int, modules: tuple[str, ...]) -> None:
+    """A presenter's life: import the drawing libraries, then draw each presentation it is
+    sent, answering None (drawn) or the exception, until the command closes the pipe."""
+    import importlib
+    import signal
+
+    commands_end.close()  # this process's copy: the pipe ends when the command closes its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle
+    _end_with(command)
+    for name in modules:
+        if conn.poll():  # the runs are done: draw now (what is left is imported on use)
+            break
+        try:
+            importlib.import_module(name)
+        except ImportError:  # drawing will say what is missing, if it needs it
+            pass
+    while True:
+        try:
+            folder, meta, summary, workers = conn.recv()
+        except EOFError:
+            return
+        try:
+            draw(Path(folder), meta, summary, workers)
+            conn.send(None)
+        except BaseException as e:  # noqa: BLE001 - every failure goes back to the command
+            conn.send(_portable(e))
+
+
+def _end_with(command: int) -> None:
+    """Have the kernel end this process when the command that forked it ends (killed, say),
+    so that it never draws on for nobody. Linux; elsewhere nothing is forked."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != command:  # the command had already ended
+        os._exit(1)
+
+
+def _portable(e: BaseException) -> BaseException:
+    """An exception that can be sent to the command and raised there: itself, with this
+    process's traceback as a note, or, if it cannot be sent, a RuntimeError that says what
+    it was."""
+    import pickle
+    import traceback
+
+    where = "".join(traceback.format_exception(e)).rstrip()
+    try:
+        e.add_note(f"(raised in the drawing process)\n{where}")
+        return pickle.loads(pickle.dumps(e))
+    except Exception:  # noqa: BLE001 - any exception that does not survive pickling
+        return RuntimeError(f"{type(e).__name__}: {e} (raised in the drawing process)\n"
+                            f"{where}")
+
+
+def _draw_part_portable(name: str, folder: Path, meta: dict, summary: dict):
+    """`draw_part` in a drawing process: its failure is sent back as an exception that
+    unpickles (`_portable`); one that did not would break the pool and be told as a process
+    that died."""
+    try:
+        return draw_part(name, folder, meta, summary)
+    except BaseException as e:  # noqa: BLE001 - every failure goes back to the command
+        raise _portable(e) from None
+
+
 def present(folder: str | Path, verified: bool = False,
-            on_summary: Callable[[dict], None] | None = None, workers: int = 1):
+            on_summary: Callable[[dict], None] | None = None, workers: int = 1,
+            presenter: Presenter | None = None):
     """Write the presentation of a complete results folder from its saved tables and return it:
     for an experiment, summary.json, summary.csv, the plots and report.html (returns the
     summary; `on_summary(summary)` is called as soon as the summary is written, before the
     plots are drawn); for a parameter study, its table, plots and report (returns the
     `Study`). Each file is written whole or not at all. The folder is checked against its
     checksums first (unless the caller just did). `workers` > 1 draws the parts of an
-    experiment's presentation side by side in that many processes (at most one per core)."""
+    experiment's presentation side by side in that many processes (at most one per core);
+    a `presenter` started before the runs draws it."""
     folder = Path(folder)
     meta = json.loads((folder / "metadata.json").read_text()) if verified else \
         load_result(folder).metadata
@@ -223,5 +381,5 @@ def present(folder: str | Path, verified: bool = False,
 
         return present_study(folder, meta)
     summary = write_summary(folder, meta, on_summary)
-    draw(folder, meta, summary, workers)
+    draw(folder, meta, summary, workers, presenter)
     return summary

@@ -48,6 +48,9 @@ class StorageError(Exception):
         self.path, self.problem = Path(path), problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self):  # raised in a drawing process, it reaches the command whole
+        return type(self), (self.path, self.problem), self.__dict__
+
 
 class RootError(Exception):
     """The folder given for results cannot take them (a file, unwritable, a system folder):
