@@ -779,6 +779,20 @@ def test_no_presenter_where_it_cannot_fork(monkeypatch):
     assert p.Presenter.start() is None
 
 
+def test_presenter_imports_scikit_learn_early_only_for_long_runs():
+    """scikit-learn's import (over a second) cannot be cut short: the presenter starts it only
+    when the runs will outlast it; every import it makes is one a drawing process needs."""
+    import importlib
+
+    from sim.analysis import present as p
+
+    assert "sklearn.ensemble" not in p._modules(None)
+    assert "sklearn.ensemble" not in p._modules(p.EAGER_RUNS - 1)
+    assert set(p._modules(p.EAGER_RUNS)) == set(p.DRAWING_MODULES) | set(p.SCORING_MODULES)
+    for name in p._modules(p.EAGER_RUNS):
+        importlib.import_module(name)  # each exists
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drawing processes: Linux")
 def test_command_draws_with_its_presenter_the_same_files(tmp_path, baseline):
     """`run` draws its presentation in the presenter it forked before the runs: the same

@@ -247,9 +247,8 @@ class Presenter:
         ctx = mp.get_context("fork")
         self._conn, theirs = ctx.Pipe()
         # not a daemon: a daemonic process may not start the drawing processes
-        modules = DRAWING_MODULES + (SCORING_MODULES if (runs or 0) >= EAGER_RUNS else ())
         self._process = ctx.Process(target=_presenter_loop,
-                                    args=(theirs, self._conn, os.getpid(), modules),
+                                    args=(theirs, self._conn, os.getpid(), _modules(runs)),
                                     name="presenter")
         self._process.start()
         theirs.close()
@@ -292,6 +291,11 @@ class Presenter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _modules(runs: int | None) -> tuple[str, ...]:
+    """What a presenter imports for an experiment of `runs` runs (None: already computed)."""
+    return DRAWING_MODULES + (SCORING_MODULES if (runs or 0) >= EAGER_RUNS else ())
 
 
 def _presenter_loop(conn, commands_end, command: int, modules: tuple[str, ...]) -> None:
