@@ -441,7 +441,8 @@ def cmd_report(args) -> int:
     from .analysis.present import Presenter, present
     from .experiments import load_result
 
-    # the presenter imports the drawing libraries while the folder's checksums are verified
+    # the presenter imports pandas, matplotlib and Jinja2 while the folder's checksums are
+    # verified (scikit-learn when it scores: the number of runs is not known yet)
     with Presenter.start() or contextlib.nullcontext() as presenter:
         res = load_result(args.folder)
         study = res.metadata.get("study")

@@ -181,11 +181,12 @@ def _drawing_process(command: int) -> None:
     import time
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: files.abandon(1))
 
     def watch():
         while os.getppid() == command:
             time.sleep(0.2)
-        os._exit(1)
+        files.abandon(1)  # its temporary files removed, then ended
 
     threading.Thread(target=watch, name="watch-command", daemon=True).start()
 
@@ -219,8 +220,9 @@ DRAWING_MODULES = ("pandas", "matplotlib.figure", "matplotlib.backends.backend_a
                    "sim.analysis.plots", "sim.analysis.overtime", "sim.analysis.report")
 #: what the feature scores alone need (scikit-learn: 1.3-1.9 s, not to be cut short), imported
 #: by the presenter too for an experiment of at least EAGER_RUNS runs, whose runs last longer;
-#: for fewer, the drawing process that scores imports it while the other draws (measured:
-#: `python run.py`'s 300 runs are done before the presenter would be)
+#: for fewer, the process that scores imports it when it scores (with two drawing processes,
+#: while the other draws; measured: `python run.py`'s 300 runs are done before the presenter
+#: would be)
 SCORING_MODULES = ("sklearn.ensemble", "sim.analysis.features")
 EAGER_RUNS = 2_000
 
@@ -243,15 +245,29 @@ class Presenter:
 
     def __init__(self, runs: int | None = None):
         import multiprocessing as mp
+        import signal
 
         ctx = mp.get_context("fork")
         self._conn, theirs = ctx.Pipe()
+        self._idle = False  # a presentation drawn, and none under way
+        self.exitcode: int | None = None  # once closed
         # not a daemon: a daemonic process may not start the drawing processes
         self._process = ctx.Process(target=_presenter_loop,
                                     args=(theirs, self._conn, os.getpid(), _modules(runs)),
                                     name="presenter")
-        self._process.start()
-        theirs.close()
+        # Ctrl-C is held back during the fork: raised inside the fork's handlers, it was lost
+        # and left a lock of `logging` held in this process (the runs then deadlocked)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._process.start()
+        finally:
+            theirs.close()
+            try:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C held is raised
+            except BaseException:
+                if self._process.pid is not None:
+                    self.close()
+                raise
 
     @classmethod
     def start(cls, runs: int | None = None) -> Presenter | None:
@@ -261,30 +277,42 @@ class Presenter:
         return cls(runs) if _can_fork() else None
 
     def alive(self) -> bool:
-        return self._process.is_alive()
+        return self.exitcode is None and self._process.is_alive()
 
     def draw(self, folder: Path, meta: dict, summary: dict, workers: int) -> None:
-        """Draw `folder`'s presentation (what `draw` draws) and wait until it is written."""
+        """Draw `folder`'s presentation (what `draw` draws) and wait until it is written. A
+        presenter that died meanwhile (killed, out of memory) is told as a drawing process
+        that died: `BrokenProcessPool`, as with the drawing processes themselves."""
+        from concurrent.futures.process import BrokenProcessPool
+
         _release_memory()  # this process only waits meanwhile: its runs' buffers are spare
-        self._conn.send((str(folder), meta, summary, workers))
+        self._idle = False
         try:
+            self._conn.send((str(folder), meta, summary, workers))
             failure = self._conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # its end of the pipe closed, or reset
             self._process.join(timeout=5)
-            raise RuntimeError("the drawing process ended before the presentation was drawn "
-                               f"(exit code {self._process.exitcode})") from None
+            raise BrokenProcessPool(
+                "the drawing process ended before the presentation was drawn (exit code "
+                f"{self._process.exitcode})") from None
+        self._idle = True
         if failure is not None:
             raise failure
 
     def close(self) -> None:
-        """End the presenter and reap it: an idle one reads the end of its pipe and returns;
-        one still importing (nothing was drawn: a reused folder) or drawing (Ctrl-C, an
-        error) is ended at once, so that the command never waits for it."""
+        """End the presenter and reap it. One that drew a presentation and waits for the next
+        reads the end of its pipe and returns; one that drew nothing (a reused folder, an
+        error before) or is drawing still (Ctrl-C, an error) is ended at once (SIGTERM: it
+        removes the temporary files it was writing, and its drawing processes, which watch
+        it, theirs)."""
         self._conn.close()
-        self._process.join(timeout=0.1)
+        if self._idle:
+            self._process.join(timeout=1)
         if self._process.is_alive():
             self._process.terminate()
-            self._process.join()
+        self._process.join()
+        self.exitcode = self._process.exitcode
+        self._process.close()  # its pipes to this process
 
     def __enter__(self) -> Presenter:
         return self
@@ -306,6 +334,8 @@ def _presenter_loop(conn, commands_end, command: int, modules: tuple[str, ...]) 
 
     commands_end.close()  # this process's copy: the pipe ends when the command closes its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held during the fork
+    signal.signal(signal.SIGTERM, lambda *_: files.abandon(1))  # `close`, or the command died
     _end_with(command)
     for name in modules:
         if conn.poll():  # the runs are done: draw now (what is left is imported on use)
@@ -321,9 +351,13 @@ def _presenter_loop(conn, commands_end, command: int, modules: tuple[str, ...]) 
             return
         try:
             draw(Path(folder), meta, summary, workers)
-            conn.send(None)
+            answer = None
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the command
-            conn.send(_portable(e))
+            answer = _portable(e)
+        try:
+            conn.send(answer)
+        except OSError:  # the command no longer listens (Ctrl-C as the drawing ended)
+            return
 
 
 def _end_with(command: int) -> None:

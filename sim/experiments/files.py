@@ -16,6 +16,7 @@ import math
 import os
 import re
 import shutil
+import threading
 import time
 import unicodedata
 import uuid
@@ -134,9 +135,38 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: the temporary files this process is writing, for `abandon` (taken with the lock)
+_IN_FLIGHT: set[Path] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
 def temporary(path: Path) -> Path:
-    """A temporary name beside `path`, unique to this writer (two writers never collide)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    """A temporary name beside `path`, unique to this writer (two writers never collide),
+    registered as in flight until `settled`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.add(tmp)
+    return tmp
+
+
+def settled(tmp: Path) -> None:
+    """A temporary file renamed into place or removed: no longer in flight."""
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.discard(tmp)
+
+
+def abandon(code: int = 1) -> None:
+    """End this process at once (`os._exit`, from any thread or a signal handler), removing
+    the temporary files it was writing first: a drawing process or presenter told to stop
+    does not run its `finally` blocks, and would leave them in the results folder. The lock
+    is kept, so no other thread of this process starts a file meanwhile."""
+    _IN_FLIGHT_LOCK.acquire(timeout=1)
+    for tmp in list(_IN_FLIGHT):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    os._exit(code)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -152,8 +182,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             _write(tmp, data)
             os.replace(tmp, path)
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        settled(tmp)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -192,8 +221,7 @@ def writing(path: Path) -> Iterator[Path]:
             yield tmp
             os.replace(tmp, path)
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        settled(tmp)
 
 
 def remove_tree(path: Path) -> None:

@@ -363,6 +363,7 @@ class Merger:
                                  pa.concat_tables(self.buffers[kind]))
                 self.writers.pop(kind).close()
                 os.replace(self.tmp[kind], dest)
+                files.settled(self.tmp[kind])
             listed[layout.file] = {"sha256": files.sha256_file(dest),
                                    "bytes": dest.stat().st_size}
         return listed
@@ -371,7 +372,7 @@ class Merger:
         for kind, writer in self.writers.items():
             with contextlib.suppress(Exception):
                 writer.close()
-            self.tmp[kind].unlink(missing_ok=True)
+            files.settled(self.tmp[kind])
         self.writers.clear()
 
 
