@@ -838,6 +838,25 @@ def test_presenter_interrupted_leaves_nothing(tmp_path, baseline):
             time.sleep(0.05)
         assert list(res.folder.glob(".*.tmp")) == [], workers
 
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork")
+def test_abandon_removes_only_this_processs_temporary_files(tmp_path):
+    """`files.abandon` (a presenter or drawing process told to stop) removes the temporary
+    files this process was writing, and not those of the process it was forked from."""
+    code = ("import os, pathlib, sys\n"
+            "from sim.experiments import files\n"
+            "f = pathlib.Path(sys.argv[1])\n"
+            "mine = files.temporary(f / 'a.png'); mine.write_bytes(b'parent')\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    files.temporary(f / 'b.png').write_bytes(b'child')\n"
+            "    files.abandon(3)\n"
+            "_, status = os.waitpid(pid, 0)\n"
+            "print(os.waitstatus_to_exitcode(status), sorted(p.name[:6] for p in f.iterdir()))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.split(" ", 1) == ["3", "['.a.png']\n"], out.stderr
+
 def test_no_presenter_where_it_cannot_fork(monkeypatch):
     from sim.analysis import present as p
 

@@ -135,8 +135,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-#: the temporary files this process is writing, for `abandon` (taken with the lock)
-_IN_FLIGHT: set[Path] = set()
+#: the temporary files being written, each with the process writing it (a process forked
+#: meanwhile inherits the entries of its parent, which are not its own), for `abandon`
+_IN_FLIGHT: dict[Path, int] = {}
 _IN_FLIGHT_LOCK = threading.Lock()
 
 
@@ -145,7 +146,7 @@ def temporary(path: Path) -> Path:
     registered as in flight until `settled`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     with _IN_FLIGHT_LOCK:
-        _IN_FLIGHT.add(tmp)
+        _IN_FLIGHT[tmp] = os.getpid()
     return tmp
 
 
@@ -154,7 +155,7 @@ def settled(tmp: Path) -> None:
     with contextlib.suppress(OSError):
         tmp.unlink()
     with _IN_FLIGHT_LOCK:
-        _IN_FLIGHT.discard(tmp)
+        _IN_FLIGHT.pop(tmp, None)
 
 
 def abandon(code: int = 1) -> None:
@@ -163,9 +164,11 @@ def abandon(code: int = 1) -> None:
     does not run its `finally` blocks, and would leave them in the results folder. The lock
     is kept, so no other thread of this process starts a file meanwhile."""
     _IN_FLIGHT_LOCK.acquire(timeout=1)
-    for tmp in list(_IN_FLIGHT):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    me = os.getpid()
+    for tmp, writer in list(_IN_FLIGHT.items()):
+        if writer == me:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
     os._exit(code)
 
 
