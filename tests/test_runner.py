@@ -862,6 +862,14 @@ def test_no_presenter_where_it_cannot_fork(monkeypatch):
 
     monkeypatch.setattr(p, "_can_fork", lambda: False)
     assert p.Presenter.start() is None
+    monkeypatch.setattr(p, "_can_fork", lambda: True)
+    from multiprocessing.context import ForkProcess
+
+    def no_fork(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(ForkProcess, "start", no_fork)  # fork(): EAGAIN
+    assert p.Presenter.start() is None  # the command draws itself
 
 
 def test_presenter_imports_scikit_learn_early_only_for_long_runs():

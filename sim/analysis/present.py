@@ -273,8 +273,13 @@ class Presenter:
     def start(cls, runs: int | None = None) -> Presenter | None:
         """A presenter for an experiment of `runs` runs (None: already computed), or None
         where drawing processes cannot be forked (the parts are then drawn in the command
-        itself)."""
-        return cls(runs) if _can_fork() else None
+        itself, as when the fork fails for want of memory or processes)."""
+        if not _can_fork():
+            return None
+        try:
+            return cls(runs)
+        except OSError:
+            return None
 
     def alive(self) -> bool:
         return self.exitcode is None and self._process.is_alive()
