@@ -124,12 +124,11 @@ def bench_default_command(repeats: int) -> None:
         f"target summary within 1 s: {verdict(f < 1.0)}")
 
 
-def _readable(f: Path) -> bool:
+def _cmdline(f: Path) -> bytes:
     try:
-        f.read_bytes()
-        return True
+        return f.read_bytes()
     except OSError:  # the process ended meanwhile
-        return False
+        return b""
 
 
 def bench_first_command() -> None:
@@ -140,8 +139,8 @@ def bench_first_command() -> None:
         t0 = time.perf_counter()
         wall, first, peak = command(["run", str(BASELINE.relative_to(ROOT))], tmp,
                                     env={**os.environ, "NUMBA_CACHE_DIR": cache})
-        while any(b"sim.model.compile" in f.read_bytes()  # the background compile
-                  for f in Path("/proc").glob("[0-9]*/cmdline") if _readable(f)):
+        while any(b"sim.model.compile" in _cmdline(f)  # the background compile
+                  for f in Path("/proc").glob("[0-9]*/cmdline")):
             time.sleep(0.2)
         compiled = time.perf_counter() - t0
     say(f"python run.py on a new install (numba's cache empty): the Mesa model computes the 300 "

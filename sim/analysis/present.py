@@ -232,9 +232,10 @@ class Presenter:
 
     Drawing needs pandas, matplotlib, scikit-learn and Jinja2: about 2.5 s of imports
     (measured by benchmarks/bench_speed.py), which a command used to pay after its runs, once
-    in each drawing process. The presenter imports them at once, on the core the command
-    leaves free while it loads the model and computes the runs (or until the runs are done:
-    what is left is imported by the part that needs it), then waits; `draw` hands it
+    in each drawing process. The presenter imports them at once (scikit-learn only for a
+    large experiment: `SCORING_MODULES`), on the core the command leaves free while it loads
+    the model and computes the runs (or until the runs are done: what is left is imported by
+    the part that needs it), then waits; `draw` hands it
     the results folder and its summary, and it draws the presentation exactly as `draw`
     would (the drawing processes of `_draw_parts` are forked from it, so they share its
     libraries instead of importing them each). It is started only where drawing processes

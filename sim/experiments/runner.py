@@ -371,8 +371,10 @@ class _Job:
 
     def _engine(self, rows: int) -> str:
         """The engine that computes `rows` runs here ("auto" resolved, and said)."""
-        if self.engine != "auto" or not rows:
-            return self.engine if self.engine != "auto" else "fast"
+        if self.engine != "auto":
+            return self.engine
+        if not rows:
+            return "fast"
         from ..model import compile as background
         from ..model import fast
 
