@@ -29,3 +29,35 @@ def globals_of(package: str) -> dict:
     import sys
 
     return vars(sys.modules[package])
+
+
+def defer_submodule(name: str) -> None:
+    """Make submodule `name` (say numpy.f2py) load only when one of its attributes is first
+    used (the standard library's `importlib.util.LazyLoader`): `from package import *` then
+    binds it without running it. Nothing is done if it is loaded already or cannot be found.
+
+    The command line defers numpy.f2py: SciPy's array-API layer, which numba loads before the
+    first run and scikit-learn and SALib load too, runs `from numpy import *`, and numpy lists
+    f2py among its exports, so every command paid for importing the Fortran wrapper generator
+    (and charset_normalizer, which it imports): 0.1-0.2 s on this machine, for a module no
+    command uses."""
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return
+    parent_name, _, child = name.rpartition(".")
+    try:
+        parent = importlib.import_module(parent_name) if parent_name else None
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return
+        loader = importlib.util.LazyLoader(spec.loader)
+    except (ImportError, ValueError, TypeError):  # TypeError: a loader that cannot be lazy
+        return
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)  # runs nothing yet: the first attribute used does
+    if parent is not None:
+        setattr(parent, child, module)  # as an import would (numpy's __getattr__ is skipped)

@@ -986,17 +986,43 @@ def test_results_independent_of_current_directory(tmp_path, baseline, summaries_
         os.chdir(ROOT)
 
 
+def test_a_deferred_submodule_runs_only_when_first_used():
+    """`defer_submodule` keeps a star import (SciPy's, of numpy) from running numpy.f2py, and
+    the module still works, loaded whole, the first time one of its attributes is used; a
+    module loaded already, or one that does not exist, is left alone."""
+    code = """
+import sys
+from sim import _lazy
+_lazy.defer_submodule("numpy.f2py")
+_lazy.defer_submodule("numpy.no_such_module")
+_lazy.defer_submodule("json")
+import scipy.linalg
+import numpy
+print("AFTER-SCIPY", "numpy.f2py.crackfortran" in sys.modules, "charset_normalizer" in sys.modules,
+      "numpy.no_such_module" in sys.modules, type(sys.modules["json"]).__name__)
+import numpy.f2py as f2py
+print("AFTER-USE", callable(f2py.run_main), "numpy.f2py.crackfortran" in sys.modules,
+      numpy.f2py is f2py)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert "AFTER-SCIPY False False False module" in p.stdout, p.stdout
+    assert "AFTER-USE True True True" in p.stdout, p.stdout
+
+
 def test_the_summary_is_printed_before_pandas_and_the_drawing_libraries_load(tmp_path):
     """The summary of a fresh run comes from Arrow alone: pandas (0.4 s to import), matplotlib
     and scikit-learn are loaded only once it is printed (pyarrow imports pandas as soon as an
     array is made with `pa.array` or read with `to_numpy`, so a new call of either in the run
-    path fails this test)."""
+    path fails this test). Nor is numpy's Fortran wrapper generator, which SciPy's array-API
+    layer would load through numba (`sim._lazy.defer_submodule`)."""
     code = f"""
 import sys
 import sim.analysis.summary as S
 render = S.render
 def watched(summary):
-    heavy = [m for m in ("pandas", "matplotlib", "sklearn") if m in sys.modules]
+    heavy = [m for m in ("pandas", "matplotlib", "sklearn", "numpy.f2py.crackfortran",
+                         "charset_normalizer") if m in sys.modules]
     print("LOADED-AT-SUMMARY", heavy, file=sys.stderr)
     return render(summary)
 S.render = watched
