@@ -118,6 +118,36 @@ def test_feature_scoring_ranks_the_true_driver_first():
     assert features.plot(fs, "toy").axes
 
 
+def test_feature_heat_map_cells_sit_on_their_rows_and_columns():
+    """Each cell of the heat map is drawn at its parameter's row (the first row at the top,
+    by its label) and its outcome's column, in full colour where the score stands out from
+    noise and faded where it does not."""
+    import matplotlib
+    from matplotlib.collections import QuadMesh
+
+    fs = features.score(_driven(), seed=7)
+    fig = features.plot(fs, "toy")
+    ax = fig.axes[0]
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    shown = features.leading(fs)
+    assert rows == [fmt.param(p) for p in shown]
+    assert cols == [features.outcome_label(c) for c in fs.scores.columns]
+    bottom, top = ax.get_ylim()
+    assert top < bottom and round(top) == 0  # row 0 (the first label) at the top
+    colours = np.asarray(mesh.get_array())  # cell (i, j) spans rows i-0.5..i+0.5: label i
+    assert colours.shape == (len(rows), len(cols), 4)
+    viridis = matplotlib.colormaps["viridis"]
+    j = list(fs.scores.columns).index("formed")
+    a, c = shown.index("a"), shown.index("c")
+    np.testing.assert_allclose(colours[a, j], viridis(1.0), atol=1e-6)  # the leader, full
+    relative = fs.scores.loc["c", "formed"] / fs.scores["formed"].max()
+    faded = np.array(viridis(relative))
+    faded[:3] = faded[:3] * 0.25 + 0.75
+    np.testing.assert_allclose(colours[c, j], faded, atol=1e-6)  # within noise: faded
+
+
 def test_feature_ranking_is_highest_first_with_ties_in_parameter_order():
     rng = np.random.default_rng(3)
     values = rng.choice([0.0, 0.05, 0.1, 0.2, 0.3], size=(200, 3))  # many ties

@@ -221,7 +221,13 @@ def plot(fs: FeatureScores, scenario: str):
         cmap = matplotlib.colormaps["viridis"]
         rgba = cmap(relative)
         rgba[~out, :3] = rgba[~out, :3] * 0.25 + 0.75  # within noise: faded
-        ax.imshow(rgba, aspect="auto")
+        # one vector rectangle per cell (imshow resampled a picture of the cells at the
+        # figure's size: a third of the figure's drawing time, and blurred in the SVG)
+        rows, ncols = values.shape
+        ax.pcolormesh(np.arange(ncols + 1) - 0.5, np.arange(rows + 1) - 0.5, rgba,
+                      shading="flat", edgecolors="none", antialiased=False)
+        ax.set_xlim(-0.5, ncols - 0.5)
+        ax.set_ylim(rows - 0.5, -0.5)  # the first row at the top, as a table reads
         im = ScalarMappable(norm=Normalize(0, 1), cmap=cmap)
         ax.set_xticks(range(len(cols)), [outcome_label(c) for c in cols], rotation=40,
                       ha="right")
