@@ -62,16 +62,20 @@ def context_of(meta: dict) -> dict:
 
 def write_summary(folder: Path, meta: dict,
                   on_summary: Callable[[dict], None] | None = None) -> dict:
-    """Compute an experiment's summary from its runs and write summary.json and summary.csv;
-    `on_summary(summary)` is called once summary.json is written, before summary.csv (which
-    needs pandas, 0.4 s to import)."""
+    """Compute an experiment's summary from its runs and write summary.json;
+    `on_summary(summary)` is called once it is written. summary.csv, which needs pandas
+    (0.4 s to import), is written by `draw`, with the plots: by a `Presenter` that has
+    imported pandas while the runs were computed, if one was started."""
     summary = summarise_file(folder / "runs.parquet", context_of(meta))
     files.write_json(folder / "summary.json", summary)
     if on_summary is not None:
         on_summary(summary)
+    return summary
+
+
+def write_summary_csv(folder: Path, summary: dict) -> None:
     with files.writing(folder / "summary.csv") as tmp:
         summary_frame(summary).to_csv(tmp, index=False)
-    return summary
 
 
 def summary_frame(summary: dict) -> pd.DataFrame:
@@ -125,10 +129,11 @@ def draw_part(name: str, folder: Path, meta: dict, summary: dict):
 
 def draw(folder: Path, meta: dict, summary: dict, workers: int = 1,
          presenter: Presenter | None = None) -> dict | None:
-    """The slow part of a presentation, from the saved tables: the plots, the curves over
-    time (from rounds.parquet, if kept), the feature scores of the uncertain parameters, and
-    report.html (written last). With `workers` > 1 the parts are drawn side by side in that
-    many processes where they can be forked (`_can_fork`; the same files, byte for byte).
+    """The slow part of a presentation, from the saved tables and summary: summary.csv, the
+    plots, the curves over time (from rounds.parquet, if kept), the feature scores of the
+    uncertain parameters, and report.html (written last). With `workers` > 1 the parts are
+    drawn side by side in that many processes where they can be forked (`_can_fork`; the
+    same files, byte for byte).
     Returns what it computed, or None when a `Presenter` (a process started earlier, its
     libraries imported meanwhile) drew it."""
     if presenter is not None and presenter.alive():
@@ -136,6 +141,7 @@ def draw(folder: Path, meta: dict, summary: dict, workers: int = 1,
         return None
     from . import report
 
+    write_summary_csv(folder, summary)
     names = parts(summary)
     done = _draw_parts(names, folder, meta, summary, workers)
     report.experiment_report(folder, summary, meta, done["over_time"], done["feature_scores"])
