@@ -1,30 +1,48 @@
-"""`python -m sim.model.compile SCENARIO`: compile the fast path (`sim.model.fast`) into
-numba's disk cache, once, about a minute, so that later commands start at once.
+"""`python -m sim.model.compile SCENARIO`: compile the fast path's kernel once, about a minute,
+ahead of time (`sim.model.ahead`) or, where that cannot be done, into numba's disk cache, so
+that later commands start at once.
 
 A command that finds the kernel not compiled computes a small experiment with the Mesa model
 instead (the same results) and starts this in the background (`compile_in_background`).
-One process compiles at a time (a file lock in numba's cache folder); the scenario only gives
-the shapes of the arrays, the compiled code serves every scenario.
+One process compiles at a time (a file lock beside the compiled kernel); the scenario only
+gives the types of the arguments, the compiled code serves every scenario.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 
 def lock_file() -> Path:
-    """The lock held while the kernel compiles: in numba's cache folder for this copy of the
-    package (its `sim/model/__pycache__`, or the one under NUMBA_CACHE_DIR), a folder of the
-    user's own, never a shared one such as /tmp."""
-    from . import fast
+    """The lock held while the kernel compiles: in the compiled kernel's folder for this copy
+    of the package (`sim.model.ahead.folder`), a folder of the user's own, never a shared one
+    such as /tmp."""
+    from . import ahead
 
-    try:
-        folder = Path(fast._block._cache._cache_path)
-    except AttributeError:  # another numba (pinned below 0.70)
-        folder = Path(fast.__file__).resolve().parent / "__pycache__"
+    folder = ahead.folder()
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "fast.compile.lock"
+
+
+@contextlib.contextmanager
+def holding_lock():
+    """Hold the compile lock (waiting for a process that holds it); without a folder of our
+    own, or file locks (Windows), go on without it."""
+    try:
+        import fcntl
+
+        lock = open(lock_file(), "a")  # noqa: SIM115 (held across the yield)
+    except (ImportError, OSError):
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def compile_in_background(scenario_file: str) -> bool:
@@ -64,6 +82,8 @@ def _take(lock) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    import fcntl
+
     import numpy as np
 
     from ..scenario import load_scenario
@@ -72,9 +92,10 @@ def main(argv: list[str]) -> int:
     with open(lock_file(), "a") as lock:
         if not _take(lock):
             return 0  # another process is compiling it
-        if not fast.compiled_on_disk():
-            fast.simulate_block(load_scenario(argv[0]), np.arange(2, dtype=np.int64),
-                                counterfactuals=True, rounds=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)  # only a look: `fast.kernel` takes it to build
+    if not fast.compiled_on_disk():  # builds it, taking the lock (`fast.kernel`)
+        fast.simulate_block(load_scenario(argv[0]), np.arange(2, dtype=np.int64),
+                            counterfactuals=True, rounds=True)
     return 0
 
 
