@@ -60,6 +60,25 @@ def _run(tmp, loaded, **kw):
     return res
 
 
+def test_default_chunks_keep_both_workers_busy_without_tiny_chunks():
+    """A small experiment is cut in two or more chunks (two workers compute it at once), of
+    no fewer than 150 runs up to 2,500 runs (each chunk costs its tables and file besides its
+    runs); a large one in chunks of a fiftieth, at most 2,000 runs; every run in one chunk."""
+    from sim.experiments.runner import chunk_ranges, default_chunk_size
+
+    for rows in (*range(1, 400), 1000, 2500, 4000, 12_500, 20_000, 100_000, 1_000_000):
+        size = default_chunk_size(rows)
+        ranges = chunk_ranges(rows, size)
+        assert ranges[0][0] == 0 and ranges[-1][1] == rows
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert 1 <= size <= 2000
+        assert len(ranges) >= 2 or rows == 1
+        assert len(ranges) <= 51 or size == 2000
+        if 300 <= rows <= 2500:
+            assert size >= 150
+    assert len(chunk_ranges(300, default_chunk_size(300))) == 2  # python run.py
+
+
 def test_identical_for_any_workers_and_chunk_size(tmp_path, baseline):
     settings = [dict(workers=1, chunk=37), dict(workers=2, chunk=100),
                 dict(workers=2, chunk=7), dict(workers=1)]

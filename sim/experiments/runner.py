@@ -209,9 +209,12 @@ def _chunk_task(loaded: LoadedScenario, master: int, start: int, stop: int, poin
 
 
 def default_chunk_size(rows: int) -> int:
-    """Chunks of 1/50 of the rows, between 50 and 2,000 (independent of the worker count, so
-    an interrupted experiment can resume with another number of workers)."""
-    return max(50, min(2000, rows // 50))
+    """Chunks of 1/50 of the rows, up to 2,000, and, for a small experiment, halves of it up
+    to 250 runs: each chunk costs a few milliseconds besides its runs (its tables and file),
+    which 50-run chunks made a quarter of `python run.py`'s run phase (0.08 s in paired runs
+    against 6 chunks of 50). Independent of the worker count, so an interrupted experiment
+    can resume with another number of workers."""
+    return max(1, min(250, -(-rows // 2)), min(2000, rows // 50))
 
 
 def chunk_ranges(rows: int, chunk: int) -> list[tuple[int, int]]:
