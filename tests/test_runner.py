@@ -70,7 +70,7 @@ def test_default_chunks_keep_both_workers_busy_without_tiny_chunks():
         size = default_chunk_size(rows)
         ranges = chunk_ranges(rows, size)
         assert ranges[0][0] == 0 and ranges[-1][1] == rows
-        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
         assert 1 <= size <= 2000
         assert len(ranges) >= 2 or rows == 1
         assert len(ranges) <= 51 or size == 2000
