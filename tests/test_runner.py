@@ -1034,14 +1034,19 @@ def test_the_summary_is_printed_before_pandas_and_the_drawing_libraries_load(tmp
     and scikit-learn are loaded only once it is printed (pyarrow imports pandas as soon as an
     array is made with `pa.array` or read with `to_numpy`, so a new call of either in the run
     path fails this test). Nor is numpy's Fortran wrapper generator, which SciPy's array-API
-    layer would load through numba (`sim._lazy.defer_submodule`)."""
+    layer would load through numba (`sim._lazy.defer_submodule`). Nor, where the kernel can
+    be built ahead of time, numba and LLVM (0.6-1.0 s)."""
+    from sim.model import ahead, fast
+
+    fast.kernel(load_scenario(BASELINE))  # built (or loaded), so the command uses it
+    jit = ("numba", "llvmlite") if ahead.missing_tools() is None else ()
     code = f"""
 import sys
 import sim.analysis.summary as S
 render = S.render
 def watched(summary):
     heavy = [m for m in ("pandas", "matplotlib", "sklearn", "numpy.f2py.crackfortran",
-                         "charset_normalizer") if m in sys.modules]
+                         "charset_normalizer", *{jit!r}) if m in sys.modules]
     print("LOADED-AT-SUMMARY", heavy, file=sys.stderr)
     return render(summary)
 S.render = watched
