@@ -46,9 +46,9 @@ def holding_lock():
 
 
 def compile_in_background(scenario_file: str) -> bool:
-    """Start compiling the kernel into numba's disk cache in a process of its own, which
-    outlives this command (`python -m sim.model.compile SCENARIO`), unless one is at it
-    already; True if started. Where processes cannot hold a file lock (Windows), nothing is
+    """Start compiling the kernel (ahead of time, or into numba's disk cache) in a process of
+    its own, which outlives this command (`python -m sim.model.compile SCENARIO`), unless one
+    is at it already; True if started. Where processes cannot hold a file lock (Windows), nothing is
     started."""
     import subprocess
 
