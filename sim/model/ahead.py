@@ -7,7 +7,7 @@ loading numba's just-in-time kernel from its disk cache takes 0.6-1.0 s and 100 
 The module is the same machine code from the same source, with the same signature (taken from
 the arguments the Python side passes: `fast.kernel_arguments`), and it releases the GIL as the
 just-in-time kernel does (`nogil`), so that the runner's threads compute at once.
-`tests/test_fast.py` checks that both give identical outcome records.
+`tests/test_ahead.py` checks that both write the same bytes.
 
 Its file name carries a fingerprint of the source files it is compiled from and of the
 versions that compile it (`key`): any change to them makes another file, and a stale one is
@@ -18,6 +18,8 @@ compiled by numba's just-in-time compiler instead (slower to start, the same res
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -35,8 +37,8 @@ import numpy as np
 #: the extension module's name (its init function is PyInit_<NAME>, whatever the file's name)
 NAME = "_isf_kernel"
 #: the files the compiled code depends on, relative to the `sim` package
-SOURCES = ("model/kernel.py", "model/fast.py", "model/tolerance.py", "model/ahead.py",
-           "rng.py", "vocabulary.py")
+SOURCES = ("model/kernel.py", "model/codes.py", "model/fast.py", "model/tolerance.py",
+           "model/ahead.py", "rng.py", "vocabulary.py")
 _SIM = Path(__file__).resolve().parents[1]
 
 
@@ -48,13 +50,18 @@ def folder() -> Path:
     return Path(cache).resolve() if cache else Path(__file__).resolve().parent / "__pycache__"
 
 
-def _version(distribution: str) -> str:
+@functools.cache
+def _versions() -> tuple[str, ...]:
+    """Python's version, the platform, and those of the libraries that compile the kernel."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "absent"
+    found = []
+    for distribution in ("numpy", "numba", "llvmlite"):
+        try:
+            found.append(version(distribution))
+        except PackageNotFoundError:
+            found.append("absent")
+    return (sys.version, platform.machine(), platform.system(), *found)
 
 
 def key() -> str:
@@ -63,8 +70,7 @@ def key() -> str:
     h = hashlib.sha256()
     for name in SOURCES:
         h.update(name.encode() + b"\0" + (_SIM / name).read_bytes() + b"\0")
-    for part in (sys.version, platform.machine(), platform.system(),
-                 *(_version(d) for d in ("numpy", "numba", "llvmlite"))):
+    for part in _versions():
         h.update(part.encode() + b"\0")
     return h.hexdigest()[:20]
 
@@ -219,3 +225,45 @@ def build(arguments: dict[str, tuple]) -> None:
     for old in target.parent.glob("isf_kernel-*"):
         if old.name.split(".")[0] != target.name.split(".")[0] and old.is_file():
             old.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------- one build at a time
+
+
+def lock_file() -> Path:
+    """The lock held while the kernel compiles (`holding_lock`, and the background compile of
+    `sim.model.compile`): in the compiled kernel's `folder`, a folder of the user's own, never
+    a shared one such as /tmp."""
+    where = folder()
+    where.mkdir(parents=True, exist_ok=True)
+    return where / "fast.compile.lock"
+
+
+@contextlib.contextmanager
+def holding_lock():
+    """Hold the compile lock (waiting for a process that holds it); without a folder of our
+    own, or file locks (Windows), go on without it."""
+    try:
+        import fcntl
+
+        lock = open(lock_file(), "a")  # noqa: SIM115 (held across the yield)
+    except (ImportError, OSError):
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def take_lock(lock) -> bool:
+    """Take the lock at once if no other process holds it."""
+    import fcntl
+
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True

@@ -10,39 +10,10 @@ gives the types of the arguments, the compiled code serves every scenario.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
-
-def lock_file() -> Path:
-    """The lock held while the kernel compiles: in the compiled kernel's folder for this copy
-    of the package (`sim.model.ahead.folder`), a folder of the user's own, never a shared one
-    such as /tmp."""
-    from . import ahead
-
-    folder = ahead.folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "fast.compile.lock"
-
-
-@contextlib.contextmanager
-def holding_lock():
-    """Hold the compile lock (waiting for a process that holds it); without a folder of our
-    own, or file locks (Windows), go on without it."""
-    try:
-        import fcntl
-
-        lock = open(lock_file(), "a")  # noqa: SIM115 (held across the yield)
-    except (ImportError, OSError):
-        yield
-        return
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+from .ahead import lock_file, take_lock
 
 
 def compile_in_background(scenario_file: str) -> bool:
@@ -58,7 +29,7 @@ def compile_in_background(scenario_file: str) -> bool:
         return False
     try:
         with open(lock_file(), "a") as lock:
-            if not _take(lock):
+            if not take_lock(lock):
                 return False  # another process is compiling
             fcntl.flock(lock, fcntl.LOCK_UN)  # only a look: the process started takes it
     except OSError:  # no cache folder of our own (a read-only install): numba cannot cache
@@ -67,17 +38,6 @@ def compile_in_background(scenario_file: str) -> bool:
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
                      cwd=Path(__file__).resolve().parents[2])
-    return True
-
-
-def _take(lock) -> bool:
-    """Take the lock at once if no other process holds it."""
-    import fcntl
-
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
     return True
 
 
@@ -90,7 +50,7 @@ def main(argv: list[str]) -> int:
     from . import fast
 
     with open(lock_file(), "a") as lock:
-        if not _take(lock):
+        if not take_lock(lock):
             return 0  # another process is compiling it
         fcntl.flock(lock, fcntl.LOCK_UN)  # only a look: `fast.kernel` takes it to build
     if not fast.compiled_on_disk():  # builds it, taking the lock (`fast.kernel`)

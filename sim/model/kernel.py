@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .fast import (  # the slots and codes the rules read, and the random numbers' constants
+from .codes import (  # the slots and codes the rules read, and the random numbers' constants
     _CUT,
     _GAMMA,
     _M1,
@@ -181,6 +181,22 @@ def _in(mandate, mlen, t):
         if mandate[j] == t:
             return True
     return False
+
+
+@njit(cache=True, inline="always")
+def _softened(mandate, mlen, pos, softer, out):
+    """R8b: the mandate with its task at `pos` replaced by that task's softer form (dropped if
+    it has none), into `out`; returns its length."""
+    n = 0
+    for j in range(mlen):
+        if j == pos:
+            if softer[mandate[pos]] >= 0:
+                out[n] = softer[mandate[pos]]
+                n += 1
+        else:
+            out[n] = mandate[j]
+            n += 1
+    return n
 
 
 @njit(cache=True)
@@ -542,15 +558,7 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
                 weight = frust[t]
                 if core[t] or weight <= 0:
                     continue
-                n2 = 0
-                for j in range(mlen):
-                    if j == pos:
-                        if softer[t] >= 0:
-                            tmp[n2] = softer[t]
-                            n2 += 1
-                    else:
-                        tmp[n2] = mandate[j]
-                        n2 += 1
+                n2 = _softened(mandate, mlen, pos, softer, tmp)
                 new_sat = _satisfaction(P, demands, err, softer, tmp, n2, lift_task)
                 bar = P[g[V_RESOLVE]] * (1 + P[g[V_DEFER]] * (sat - new_sat))
                 if weight < bar - EPS:
@@ -563,15 +571,7 @@ def _run(P, seed, g, k, threat_col, stance_col, stated, ccountry, cw_col, roles,
             changed = best_pos >= 0
             if changed:
                 t = mandate[best_pos]
-                n2 = 0
-                for j in range(mlen):
-                    if j == best_pos:
-                        if softer[t] >= 0:
-                            tmp[n2] = softer[t]
-                            n2 += 1
-                    else:
-                        tmp[n2] = mandate[j]
-                        n2 += 1
+                n2 = _softened(mandate, mlen, best_pos, softer, tmp)
                 for j in range(T):
                     mandate[j] = tmp[j] if j < n2 else -1
                 mlen = n2
