@@ -128,11 +128,28 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with storage(path), open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return GrowingHash(path).update().hexdigest()
+
+
+class GrowingHash:
+    """The SHA-256 of a file that is being appended to (a Parquet file while its row groups
+    are written: the format only ever appends), hashed as it grows: `update()` hashes the bytes
+    written since the last call. Hashing a large file while the runs are computed spares the
+    command a second reading at the end (2.3 s for the 2 GB of a million runs)."""
+
+    def __init__(self, path: Path):
+        self.path, self.size, self._h = path, 0, hashlib.sha256()
+
+    def update(self) -> GrowingHash:
+        with storage(self.path), open(self.path, "rb") as f:
+            f.seek(self.size)
+            for block in iter(lambda: f.read(1 << 20), b""):
+                self._h.update(block)
+                self.size += len(block)
+        return self
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
 
 
 #: the temporary files being written, each with the process writing it (a process forked

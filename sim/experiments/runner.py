@@ -270,7 +270,8 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
                    on_progress: Callable[[int, int], None] | None = None,
                    log: Callable[[str], None] | None = None, study: dict | None = None,
                    command: str | None = None,
-                   counterfactuals: int | None = None, engine: str = "fast") -> Experiment:
+                   counterfactuals: int | None = None, engine: str = "fast",
+                   on_rows: Callable[[pa.Table], None] | None = None) -> Experiment:
     """Run an experiment: `runs` runs of `scenario` (a loaded scenario or a file) from master
     seed `seed` (defaults: the scenario's own), at every point of `points` if given.
 
@@ -293,6 +294,10 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
       are to be computed here: then the Mesa model computes them while the fast path
       compiles in the background for the next command. The results are the same, byte for
       byte, whatever the engine.
+    - `on_rows(table)`: with `out`, called in this thread with each row group of runs.parquet
+      (10,000 runs, the last fewer) as it is written, in row order, so that a caller can add
+      them up while the runs are computed (the command line's summary) instead of reading
+      the file again; not called for a folder reused whole.
 
     Returns an `Experiment` with `.runs` and `.rounds` (pandas DataFrames), `.metadata` and,
     with `out`, `.folder`. The tables are the same for any workers, executor or chunk size.
@@ -322,7 +327,7 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
                 "total_runs": total, "points_sha256": store.points_sha256(points),
                 "rounds": round_runs, "study": study, "code": store.code_fingerprint()}
     job = _Job(loaded, identity, points, chunk, workers, executor, progress, on_progress, log,
-               engine)
+               engine, on_rows)
     if out is None:
         return job.in_memory()
     root = files.check_root(out)
@@ -334,8 +339,9 @@ class _Job:
     """One call of `run_experiment`: the chunks to compute and where they go."""
 
     def __init__(self, loaded, identity, points, chunk, workers, executor, progress,
-                 on_progress, log, engine="fast"):
+                 on_progress, log, engine="fast", on_rows=None):
         self.loaded, self.identity, self.points, self.engine = loaded, identity, points, engine
+        self.on_rows = on_rows
         self.chunk, self.workers, self.executor = chunk, workers, executor
         self.progress, self.on_progress, self.log = progress, on_progress, log
         self.seed, self.runs = identity["seed"], identity["runs"]
@@ -502,7 +508,8 @@ class _Job:
         todo = [r for r in self.ranges if r not in done]
         reused = sum(b - a for a, b in done)
         merger = Merger(partial, chunks, self.ranges, lambda a, b, table: with_params(
-            self.loaded, self.seed, a, b, self._points_for(a, b), self.runs, table))
+            self.loaded, self.seed, a, b, self._points_for(a, b), self.runs, table),
+            self.on_rows)
         started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
 
         def save(a, b, tables, encoded):

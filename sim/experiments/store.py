@@ -303,15 +303,19 @@ class Merger:
     one on disk)."""
 
     def __init__(self, folder: Path, chunks: ChunkStore, ranges: list[tuple[int, int]],
-                 restore: Callable[[int, int, pa.Table], pa.Table]):
+                 restore: Callable[[int, int, pa.Table], pa.Table],
+                 on_rows: Callable[[pa.Table], None] | None = None):
         self.folder, self.chunks, self.kinds = folder, chunks, chunks.kinds
         #: restore(start, stop, table): a runs table read from a chunk file, made whole
         self.restore = restore
+        #: on_rows(table): each row group of runs.parquet as it is written, in row order
+        self.on_rows = on_rows
         self.starts = {a: b for a, b in ranges}
         self.next = 0
         self.waiting: dict[int, dict[str, bytes] | None] = {}
         self.tmp = {k: files.temporary(folder / LAYOUTS[k].file) for k in self.kinds}
         self.writers: dict[str, pq.ParquetWriter] = {}
+        self.hashes = {k: files.GrowingHash(self.tmp[k]) for k in self.kinds}
         self.buffers: dict[str, list[pa.Table]] = {k: [] for k in self.kinds}
         self.buffered = dict.fromkeys(self.kinds, 0)
 
@@ -345,9 +349,18 @@ class Merger:
             self.buffered[kind] += table.num_rows
             while self.buffered[kind] >= layout.row_group:
                 whole = pa.concat_tables(self.buffers[kind])
-                _write_group(self.writers[kind], layout, whole.slice(0, layout.row_group))
+                self._write(kind, whole.slice(0, layout.row_group))
                 rest = whole.slice(layout.row_group)
                 self.buffers[kind], self.buffered[kind] = [rest], rest.num_rows
+
+    def _write(self, kind: str, table: pa.Table) -> None:
+        """Write one row group, hash what the file gained, and show the runs to `on_rows`."""
+        layout = LAYOUTS[kind]
+        group = layout.prepare(table.combine_chunks())
+        self.writers[kind].write_table(group, row_group_size=layout.row_group)
+        self.hashes[kind].update()
+        if kind == "runs" and self.on_rows is not None:
+            self.on_rows(group)
 
     def finish(self) -> dict:
         """Write what is left, put the files in place; return their sizes and hashes."""
@@ -359,13 +372,15 @@ class Merger:
             dest = self.folder / layout.file
             with files.storage(dest):
                 if self.buffered[kind]:
-                    _write_group(self.writers[kind], layout,
-                                 pa.concat_tables(self.buffers[kind]))
+                    self._write(kind, pa.concat_tables(self.buffers[kind]))
                 self.writers.pop(kind).close()
+                digest = self.hashes[kind].update()  # the footer, and anything not yet hashed
+                if digest.size != self.tmp[kind].stat().st_size:  # never: the file only grows
+                    raise files.StorageError(self.tmp[kind], "the file changed while it was "
+                                             "written; rerun the same command")
                 os.replace(self.tmp[kind], dest)
                 files.settled(self.tmp[kind])
-            listed[layout.file] = {"sha256": files.sha256_file(dest),
-                                   "bytes": dest.stat().st_size}
+            listed[layout.file] = {"sha256": digest.hexdigest(), "bytes": digest.size}
         return listed
 
     def abort(self) -> None:
@@ -374,10 +389,6 @@ class Merger:
                 writer.close()
             files.settled(self.tmp[kind])
         self.writers.clear()
-
-
-def _write_group(writer: pq.ParquetWriter, layout: Layout, table: pa.Table) -> None:
-    writer.write_table(layout.prepare(table.combine_chunks()), row_group_size=layout.row_group)
 
 
 # ---------------------------------------------------------------------------- reading back
