@@ -1,6 +1,6 @@
 """What the merge does besides writing runs.parquet: it hashes the file as it grows, and it
 shows every row group to `on_rows` (the command line adds up its summary from them instead of
-reading the file again); and what reads the first runs of a large file back."""
+reading the file again); and the command line's choice of allocator for Arrow."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import os
 import subprocess
 import sys
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -21,7 +19,6 @@ from sim.analysis.present import context_of, summarise_file, write_summary
 from sim.analysis.summary import Accumulator
 from sim.cli import main
 from sim.experiments import files
-from sim.experiments.tables import read_first_runs
 
 from .conftest import ROOT
 
@@ -124,27 +121,6 @@ def test_an_accumulator_that_does_not_match_the_folder_is_not_used(tmp_path, bas
     acc.add(table.slice(0, 299) if wrong == "runs" else table)
     got = write_summary(res.folder, meta, accumulated=acc)
     assert got == summarise_file(res.folder / "runs.parquet", context_of(meta))
-
-
-@pytest.mark.parametrize("cap", [None, 0, 1, 2_999, 3_000, 3_001, 9_999, 10_000, 10_001,
-                                 12_345, 50_000])
-def test_the_first_runs_are_the_rows_a_filter_gives(tmp_path, cap):
-    """Row groups of 3,000 rows, runs not in order inside them: the rows below `cap`, in the
-    file's order, as Arrow's filtered read gives them, whatever the cap."""
-    runs = [(i * 7_919) % 12_000 for i in range(12_000)]  # a permutation, grouped by thousands
-    runs.sort(key=lambda r: (r // 3_000, -r))
-    t = pa.table({"run": pa.array(runs, pa.int64()), "x": pa.array([r * 0.5 for r in runs]),
-                  "y": pa.array([str(r) for r in runs])})
-    f = tmp_path / "t.parquet"
-    pq.write_table(t, f, row_group_size=3_000)
-    got = read_first_runs(f, ["x", "y"], cap)
-    want = pq.read_table(f, columns=["run", "x", "y"],
-                         filters=None if cap is None else [("run", "<", cap)])
-    assert got.column_names == ["x", "y"]
-    assert got.equals(want.select(["x", "y"]))
-    if cap is not None:
-        assert got.num_rows == min(cap, 12_000)
-        assert pc.max(got.column("x")).as_py() in (None, (min(cap, 12_000) - 1) * 0.5)
 
 
 def test_the_command_line_uses_the_c_librarys_allocator_unless_told_otherwise():

@@ -239,27 +239,3 @@ def to_chunk(table: pa.Table) -> bytes:
 def from_chunk(data: bytes) -> pa.Table:
     """A chunk file's table."""
     return pa.ipc.open_stream(data).read_all()
-
-
-def read_first_runs(path, columns: list[str], cap: int | None) -> pa.Table:
-    """The rows of a runs or rounds file (Parquet) whose `run` is below `cap` (None: every
-    row), `columns` only. The row groups that hold none of them are skipped by their
-    statistics (the smallest `run` of each), as `pq.read_table(filters=...)` would, but without
-    the read-ahead of Arrow's dataset scanner: reading the first 5,000 runs of a million that
-    way held 125 MB more at its peak than the 35 MB it returned."""
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
-    if cap is None:
-        return pf.read(columns=columns)
-    at = pf.schema_arrow.get_field_index("run")
-    groups = []
-    for g in range(pf.metadata.num_row_groups):
-        stats = pf.metadata.row_group(g).column(at).statistics
-        if stats is None or not stats.has_min_max or stats.min < cap:
-            groups.append(g)
-    if not groups:
-        return pf.schema_arrow.empty_table().select(columns)
-    table = pf.read_row_groups(groups, columns=list(dict.fromkeys([*columns, "run"])))
-    table = table.filter(pc.less(table.column("run"), cap))
-    return table.select(columns)
