@@ -225,11 +225,11 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     _log(f"Running '{_short(loaded.name)}': {runs:,} runs, master seed {seed}, "
          + (f"Dask scheduler {args.scheduler}" if args.scheduler else
             f"{args.workers} worker(s)"))
-    # the drawing libraries are imported by the presenter while the runs are computed
     # the summary is added up as the runs are written (`present` checks that it holds them
     # all, with the counterfactual runs the folder says, or reads the file)
     acc = Accumulator(COUNTERFACTUAL_RUNS if args.counterfactual_runs is None
                       else args.counterfactual_runs)
+    # the drawing libraries are imported by the presenter while the runs are computed
     with Presenter.start(runs) or contextlib.nullcontext() as presenter:
         result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
                                 counterfactuals=args.counterfactual_runs, on_rows=acc.add)
