@@ -88,3 +88,15 @@ def summaries_only(monkeypatch):
 
     monkeypatch.setattr(present, "draw", lambda folder, meta, summary, *a, **k:
                         present.write_summary_csv(folder, summary))
+
+
+class _Stop(Exception):
+    """Raised by `_stop_after` to stop an experiment part way, as a killed command would."""
+
+
+def _stop_after(runs: int):
+    """A progress callback that stops the experiment once `runs` runs are done."""
+    def stop(done, _):
+        if done >= runs:
+            raise _Stop
+    return stop

@@ -20,7 +20,7 @@ from sim.analysis.summary import Accumulator
 from sim.cli import main
 from sim.experiments import files
 
-from .conftest import ROOT
+from .conftest import ROOT, _Stop, _stop_after
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
@@ -74,16 +74,9 @@ def test_row_groups_are_shown_once_each_in_order_and_add_up_to_the_files_summary
 def test_a_resumed_experiment_shows_every_row_group_too(tmp_path, baseline):
     """Chunks computed before an interruption are merged from disk when the command resumes:
     their rows reach `on_rows` as the new ones do."""
-    class Stop(Exception):
-        pass
-
-    def stop(done, _):
-        if done >= 6_000:
-            raise Stop
-
-    with pytest.raises(Stop):
+    with pytest.raises(_Stop):
         run_experiment(baseline, runs=14_000, seed=5, chunk=2_000, out=tmp_path, log=_quiet,
-                       on_progress=stop)
+                       on_progress=_stop_after(6_000))
     rows = []
     res = run_experiment(baseline, runs=14_000, seed=5, chunk=2_000, out=tmp_path,
                          log=_quiet, on_rows=lambda t: rows.extend(t.column("run").to_pylist()))

@@ -26,7 +26,7 @@ from sim.experiments import ExperimentError, files, load_result, store
 from sim.model import outcome_fields, round_fields
 from sim.scenario import load_scenario
 
-from .conftest import ROOT
+from .conftest import ROOT, _Stop, _stop_after
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 OPPOSITION = "countries.Pakistan.domestic.opposition_strength"
@@ -34,18 +34,6 @@ CEASEFIRE = "environment.ceasefire"
 REPRODUCIBLE = ("runs.parquet", "rounds.parquet", "summary.json", "summary.csv",
                 "formation_over_time.svg", "country_status.png", "over_time.csv",
                 "over_time.svg", "feature_scores.csv", "feature_scores.svg")
-
-
-class _Stop(Exception):
-    """Raised by `_stop_after` to stop an experiment part way, as a killed command would."""
-
-
-def _stop_after(runs: int):
-    """A progress callback that stops the experiment once `runs` runs are done."""
-    def stop(done, _):
-        if done >= runs:
-            raise _Stop
-    return stop
 
 
 def _quiet(*_):
