@@ -218,7 +218,7 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     from .analysis.present import Presenter, present
     from .analysis.summary import Accumulator
     from .experiments import run_experiment
-    from .experiments.runner import COUNTERFACTUAL_RUNS
+    from .experiments.runner import counterfactual_runs
 
     runs = args.runs or loaded.scenario.runs
     seed = loaded.scenario.seed if args.seed is None else args.seed
@@ -227,8 +227,7 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
             f"{args.workers} worker(s)"))
     # the summary is added up as the runs are written (`present` checks that it holds them
     # all, with the counterfactual runs the folder says, or reads the file)
-    acc = Accumulator(COUNTERFACTUAL_RUNS if args.counterfactual_runs is None
-                      else args.counterfactual_runs)
+    acc = Accumulator(counterfactual_runs(args.counterfactual_runs))
     # the drawing libraries are imported by the presenter while the runs are computed
     with Presenter.start(runs) or contextlib.nullcontext() as presenter:
         result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),

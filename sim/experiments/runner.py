@@ -55,6 +55,14 @@ REFERENCE_RUNS = 2_000
 ENGINES = ("auto", "fast", "reference")
 
 
+def counterfactual_runs(asked: int | None, points=None) -> int:
+    """How many runs an experiment replays for counterfactual attribution: as asked, else
+    COUNTERFACTUAL_RUNS, none for the points of a study."""
+    if asked is not None:
+        return asked
+    return 0 if points else COUNTERFACTUAL_RUNS
+
+
 def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
                   points: Mapping[int, dict] | Sequence[dict] | None = None,
                   rounds: int = 0, runs: int | None = None,
@@ -318,8 +326,7 @@ def run_experiment(scenario: LoadedScenario | str | Path, runs: int | None = Non
         rounds = 0 if points else ROUND_RUNS
     round_runs = min(runs, 0 if rounds in (False, None) else
                      check_runs(rounds, what="--round-runs"))
-    if counterfactuals is None:
-        counterfactuals = 0 if points else COUNTERFACTUAL_RUNS
+    counterfactuals = counterfactual_runs(counterfactuals, points)
     counterfactuals = check_runs(counterfactuals, what="--counterfactual-runs") \
         if counterfactuals else 0
     identity = {"scenario_sha256": store.scenario_sha256(loaded), "seed": seed, "runs": runs,

@@ -24,14 +24,10 @@ def compile_in_background(scenario_file: str) -> bool:
     import subprocess
 
     try:
-        import fcntl
-    except ImportError:
+        if _compiling_elsewhere():
+            return False
+    except ImportError:  # no file locks
         return False
-    try:
-        with open(lock_file(), "a") as lock:
-            if not take_lock(lock):
-                return False  # another process is compiling
-            fcntl.flock(lock, fcntl.LOCK_UN)  # only a look: the process started takes it
     except OSError:  # no cache folder of our own (a read-only install): numba cannot cache
         return False
     subprocess.Popen([sys.executable, "-m", "sim.model.compile", scenario_file],
@@ -41,18 +37,27 @@ def compile_in_background(scenario_file: str) -> bool:
     return True
 
 
-def main(argv: list[str]) -> int:
+def _compiling_elsewhere() -> bool:
+    """Whether another process holds the compile lock: only a look, the lock is let go at once
+    (the process that compiles takes it: `fast.kernel`). ImportError without file locks
+    (Windows), OSError without a folder of our own."""
     import fcntl
 
+    with open(lock_file(), "a") as lock:
+        if not take_lock(lock):
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return False
+
+
+def main(argv: list[str]) -> int:
     import numpy as np
 
     from ..scenario import load_scenario
     from . import fast
 
-    with open(lock_file(), "a") as lock:
-        if not take_lock(lock):
-            return 0  # another process is compiling it
-        fcntl.flock(lock, fcntl.LOCK_UN)  # only a look: `fast.kernel` takes it to build
+    if _compiling_elsewhere():
+        return 0
     if not fast.compiled_on_disk():  # builds it, taking the lock (`fast.kernel`)
         fast.simulate_block(load_scenario(argv[0]), np.arange(2, dtype=np.int64),
                             counterfactuals=True, rounds=True)
