@@ -48,6 +48,33 @@ def test_identical_on_every_shipped_scenario(path):
     assert_identical(loaded, run_seeds(32, 0, 25), rounds=True)
 
 
+def _texts(block: dict) -> dict:
+    """Every label column of a block (runs and rounds) as Python strings."""
+    return {(part, k): list(v.strings()) for part in ("columns", "rounds")
+            for k, v in block[part].items() if isinstance(v, Labels)}
+
+
+def test_label_texts_do_not_depend_on_the_blocks_before(monkeypatch):
+    """The texts of the label columns (composition, mandate, events, lifts tried and formed)
+    are remembered from block to block (`Plan.label_cache`): a block's texts are the same
+    for a scenario that ran nothing before, one that ran other blocks, and one whose memory
+    filled up on the way."""
+    from sim.model import fast
+
+    path = SCENARIOS[0].parent / "baseline.yaml"
+    seeds = run_seeds(7, 0, 400)
+    fresh = _texts(simulate_block(load_scenario(path), seeds, rounds=True))
+    warmed = load_scenario(path)
+    simulate_block(warmed, run_seeds(7, 400, 1400), rounds=True)
+    assert _texts(simulate_block(warmed, seeds, rounds=True)) == fresh
+    assert len(fast._plan(warmed).label_cache["events"]) > 10  # it was used
+    monkeypatch.setattr(fast, "LABEL_CACHE", 3)
+    tight = load_scenario(path)
+    simulate_block(tight, run_seeds(7, 400, 800), rounds=True)
+    assert _texts(simulate_block(tight, seeds, rounds=True)) == fresh
+    assert len(fast._plan(tight).label_cache["events"]) == 3
+
+
 def test_identical_with_fixed_values(baseline):
     fixed = {"convener.max_pressure": 0.75, "countries.Pakistan.willingness": 0.1,
              "israel.threat.Pakistan": 0.3}

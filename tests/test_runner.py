@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import mesa
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -77,6 +78,54 @@ def test_identical_for_any_workers_and_chunk_size(tmp_path, baseline):
         assert len(blobs) == 1, name
     runs = pd.read_parquet(folders[0] / "runs.parquet")
     assert list(runs["run"]) == list(range(250)) and runs["seed"].is_unique
+
+
+def test_text_columns_are_the_labels_they_code(baseline, monkeypatch):
+    """A chunk's text columns hold each run's label (null where it has none), whether the
+    text arrays of its label sets were made for it, kept from a chunk before, or not kept
+    because enough were kept already (`runner._dictionary`)."""
+    from sim.experiments import runner
+    from sim.experiments.tables import runs_schema
+    from sim.model.fast import Labels, simulate_block
+    from sim.rng import run_seeds
+
+    block = simulate_block(baseline, run_seeds(3, 0, 300))
+    columns = {"run": np.arange(300), "seed": block["seeds"], **block["columns"]}
+    labels = {k: list(v.strings()) for k, v in columns.items() if isinstance(v, Labels)}
+    assert any(None in v for v in labels.values())  # nulls among them
+    schema = runs_schema(baseline)
+    monkeypatch.setattr(runner, "_DICTIONARIES", {})
+    made = [runner._table(schema, columns) for _ in range(2)]  # made, then kept
+    assert runner._DICTIONARIES
+    monkeypatch.setattr(runner, "_DICTIONARIES_KEPT", 0)
+    monkeypatch.setattr(runner, "_DICTIONARIES", {})
+    made.append(runner._table(schema, columns))
+    assert not runner._DICTIONARIES
+    for table in made:
+        assert {k: table.column(k).to_pylist() for k in labels} == labels
+        assert all(table.column(k).type == pa.string() for k in labels)
+
+
+def test_runs_file_keeps_the_statistics_readers_filter_on(tmp_path, baseline, summaries_only):
+    """runs.parquet keeps each row group's least and greatest `run` (and other numbers), so
+    that reading the first runs skips the other row groups; not those of the text columns
+    and the sampled parameters, which cost writing time and nobody here filters on."""
+    res = _run(tmp_path, baseline, runs=25_000, seed=2, chunk=2_500, rounds=0,
+               counterfactuals=0)
+    meta = pq.ParquetFile(res.folder / "runs.parquet").metadata
+    assert meta.num_row_groups == 3
+    names = meta.schema.names
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        stats = {names[i]: group.column(i).statistics for i in range(group.num_columns)}
+        assert (stats["run"].min, stats["run"].max) == (g * 10_000, min(25_000, g * 10_000
+                                                                         + 10_000) - 1)
+        assert stats["formed"] is not None and stats["rounds_run"] is not None
+        assert all(stats[n] is None for n in names if n.startswith("param."))
+        assert stats["reason"] is None and stats["composition"] is None
+    first = pq.read_table(res.folder / "runs.parquet", columns=["run"],
+                          filters=[("run", "<", 100)])
+    assert first.column("run").to_pylist() == list(range(100))
 
 
 def test_api_gives_the_command_line_results(tmp_path, baseline):

@@ -186,10 +186,8 @@ def _table(schema: pa.Schema, columns: dict) -> pa.Table:
         values = columns[f.name]
         if isinstance(values, Labels):
             codes = values.codes
-            nulls = codes < 0
-            indices = from_numpy(codes.astype(np.int32), pa.int32(), mask=nulls)
-            arrays.append(pa.DictionaryArray.from_arrays(indices, texts(values.labels))
-                          .cast(f.type))
+            indices = from_numpy(codes.astype(np.int32), pa.int32(), mask=codes < 0)
+            arrays.append(_dictionary(values.labels).take(indices))
         elif f.nullable and pa.types.is_integer(f.type):
             values = np.asarray(values, dtype=np.int64)
             arrays.append(from_numpy(values, f.type, mask=values < 0))
@@ -198,6 +196,22 @@ def _table(schema: pa.Schema, columns: dict) -> pa.Table:
         else:
             arrays.append(from_numpy(values, f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+#: the text arrays of the label sets met so far (`_dictionary`), up to this many
+_DICTIONARIES_KEPT = 256
+_DICTIONARIES: dict[tuple, pa.Array] = {}
+
+
+def _dictionary(labels: tuple) -> pa.Array:
+    """The labels as an Arrow text array, made once for the label sets that every chunk has
+    (the statuses, the roles, the dates)."""
+    found = _DICTIONARIES.get(labels)
+    if found is None:
+        found = texts(labels)
+        if len(_DICTIONARIES) < _DICTIONARIES_KEPT:
+            _DICTIONARIES[labels] = found
+    return found
 
 
 def _chunk_task(loaded: LoadedScenario, master: int, start: int, stop: int, points,

@@ -26,6 +26,12 @@ class Layout:
     options: dict = field(default_factory=dict)
     #: store string columns as dictionaries (pandas reads them as categoricals)
     dictionary: bool = False
+    #: Parquet statistics (each row group's least and greatest value, which let a reader
+    #: skip row groups) only for the columns of numbers and booleans that are not sampled
+    #: parameters: the readers here filter on `run` and `point`; the statistics of the text
+    #: columns and of the parameters were a sixth of the writing time (57 against 70 ms a row
+    #: group of the baseline's runs)
+    lean_statistics: bool = False
 
     def prepare(self, table: pa.Table) -> pa.Table:
         """A row group as written: with `dictionary`, its string columns dictionary-encoded
@@ -42,7 +48,11 @@ class Layout:
         of the writing time and made the file larger)."""
         text = [f.name for f in schema if pa.types.is_string(f.type)
                 or pa.types.is_dictionary(f.type)]
-        return {"use_dictionary": text, **self.options}
+        options = {"use_dictionary": text, **self.options}
+        if self.lean_statistics:
+            options["write_statistics"] = [f.name for f in schema if f.name not in text
+                                           and not f.name.startswith(PARAM)]
+        return options
 
     def schema(self, schema: pa.Schema) -> pa.Schema:
         if not self.dictionary:
@@ -51,7 +61,7 @@ class Layout:
                           if pa.types.is_string(f.type) else f for f in schema])
 
 
-RUNS = Layout("runs.parquet", 10_000)
+RUNS = Layout("runs.parquet", 10_000, lean_statistics=True)
 #: one row per run and round: long and repetitive (the same statuses and dates again and
 #: again), so dictionary-encoded and compressed
 ROUNDS = Layout("rounds.parquet", 65_536, {"compression": "zstd"}, dictionary=True)

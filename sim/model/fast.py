@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,6 +97,9 @@ class Plan:
     rounds: int
     unnamed: np.ndarray      # [contributor] an unnamed candidate of `others`
     draw_plan: tuple | None = None  # how the kernel draws the parameters (built once)
+    #: the text of each distinct row of a label column made so far ({column: {row bytes:
+    #: text}}, `_rows_as_labels`): the same rows come back chunk after chunk
+    label_cache: dict = field(default_factory=dict)
 
     @staticmethod
     def of(loaded) -> Plan:
@@ -355,13 +358,30 @@ def _packed(matrix: np.ndarray) -> np.ndarray:
         np.dtype((np.void, matrix.dtype.itemsize * w))).ravel()
 
 
-def _rows_as_labels(matrix: np.ndarray, make) -> Labels:
+#: at most this many texts kept per column by `_rows_as_labels` (a few hundred are usual)
+LABEL_CACHE = 50_000
+
+
+def _rows_as_labels(matrix: np.ndarray, make, cache: dict | None = None) -> Labels:
     """Each row of a small-integer or boolean matrix as a label `make(row)`, made once per
-    distinct row."""
+    distinct row, and with `cache` ({row bytes: text}, the plan's for this column) once per
+    distinct row of the experiment: making the text in Python took a tenth of a chunk."""
     if matrix.shape[0] == 0:
         return _labels(np.zeros(0, np.int32), ())
     _, first, inverse = np.unique(_packed(matrix), return_index=True, return_inverse=True)
-    return _labels(inverse.ravel(), [make(matrix[i]) for i in first])
+    if cache is None:
+        return _labels(inverse.ravel(), [make(matrix[i]) for i in first])
+    labels = []
+    for i in first:
+        row = matrix[i]
+        key = row.tobytes()
+        text = cache.get(key)
+        if text is None:
+            text = make(row)
+            if len(cache) < LABEL_CACHE:
+                cache[key] = text
+        labels.append(text)
+    return _labels(inverse.ravel(), labels)
 
 
 def _block_arguments(plan, P, seeds, replay, rounds: bool) -> tuple[tuple, dict]:
@@ -494,23 +514,28 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, roun
     others = s.others
     unnamed = plan.unnamed
 
+    def cache(column):
+        return plan.label_cache.setdefault(column, {})
+
     def composition(row):
         named = sorted(contributors[c] for c in range(N) if row[c] and not unnamed[c])
         k = sum(1 for c in range(N) if row[c] and unnamed[c])
         return "+".join(named + ([f"{others.name} x{k}"] if k else []))
 
-    col["composition"] = _rows_as_labels(o["members"] & formed[:, None], composition)
+    col["composition"] = _rows_as_labels(o["members"] & formed[:, None], composition,
+                                         cache("composition"))
     col["target"] = target
     col["invited_capacity"] = invited
     col["mandate"] = _rows_as_labels(o["mandate"], lambda row: "+".join(
-        tasks[t] for t in row if t >= 0))
+        tasks[t] for t in row if t >= 0), cache("mandate"))
     col["mandate_accepted"] = accepted
     for q, name in enumerate(COUNT_NAMES):
         col[name] = ints[:, 5 + q]
     col["waves"] = ints[:, 14]
     col["events"] = _rows_as_labels(o["fired"], lambda row: "+".join(
         s.events[e].name for e in sorted((e for e in range(len(row)) if row[e] >= 0),
-                                         key=lambda e: (row[e], e)))) if len(s.events) \
+                                         key=lambda e: (row[e], e))),
+                                   cache("events")) if len(s.events) \
         else _labels(np.zeros(n), ("",))
     col["final_pressure"] = floats[:, 1]
     col["peak_pressure"] = floats[:, 2]
@@ -524,9 +549,9 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, roun
     labels = [([f"veto:{c}" for c in contributors] + [f"domestic:{c}" for c in contributors]
                + [f"task:{t}" for t in tasks] + ["target"])[j] for j in order]
     col["lifts_tried"] = _rows_as_labels(tried[:, order], lambda row: "+".join(
-        lab for lab, x in zip(labels, row, strict=True) if x))
+        lab for lab, x in zip(labels, row, strict=True) if x), cache("lifts_tried"))
     col["lifts_formed"] = _rows_as_labels(formed_with[:, order], lambda row: "+".join(
-        lab for lab, x in zip(labels, row, strict=True) if x))
+        lab for lab, x in zip(labels, row, strict=True) if x), cache("lifts_formed"))
     ci = {name: c for c, name in enumerate(contributors)}
     for name in names:
         if name not in ci:
@@ -562,7 +587,7 @@ def _round_columns(loaded, plan, r_f, r_status, r_mandate, names, contributors, 
            "deployed_troops": r_f[run, rnd, 2], "pressure": r_f[run, rnd, 3],
            "clarity": r_f[run, rnd, 4], "incentive": r_f[run, rnd, 5],
            "mandate": _rows_as_labels(r_mandate[run, rnd], lambda row: "+".join(
-               tasks[t] for t in row if t >= 0)),
+               tasks[t] for t in row if t >= 0), plan.label_cache.setdefault("mandate", {})),
            "mandate_accepted": r_f[run, rnd, 6] == 1.0}
     ci = {name: c for c, name in enumerate(contributors)}
     for name in names:
