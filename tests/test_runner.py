@@ -126,6 +126,32 @@ def test_runs_file_keeps_the_statistics_readers_filter_on(tmp_path, baseline, su
     first = pq.read_table(res.folder / "runs.parquet", columns=["run"],
                           filters=[("run", "<", 100)])
     assert first.column("run").to_pylist() == list(range(100))
+    # the presentation's reader of the first runs gives the rows of Arrow's filtered scan
+    for cap in (0, 1, 9_999, 10_000, 10_001, 24_999, 25_000, None):
+        _same_first_runs(res.folder / "runs.parquet", ["run", "formed", "target"], cap)
+
+
+def _same_first_runs(path, columns, cap):
+    """`store.read_first_runs` gives the rows (and their order) of Arrow's filtered scan."""
+    got = store.read_first_runs(path, columns, cap)
+    want = pq.read_table(path, columns=columns,
+                         filters=None if cap is None else [("run", "<", cap)])
+    assert got.equals(want.select(columns)), (path.name, cap)
+    picked = store.read_first_runs(path, lambda names: [n for n in names if n in columns], cap)
+    assert picked.equals(got)
+
+
+def test_first_runs_of_a_study_and_its_rounds(tmp_path, baseline, summaries_only):
+    """With points the runs restart at 0 for each point: the first runs are those of every
+    point, in the file's order, as Arrow's filtered scan reads them; rounds.parquet too."""
+    res = _run(tmp_path, baseline, runs=7_000, seed=5, chunk=1_500, rounds=3_000,
+               counterfactuals=0, points=[{"convener.max_pressure": 0.3},
+                                          {"convener.max_pressure": 0.9}])
+    for cap in (0, 5, 2_999, 3_000, 6_999, 7_000, None):
+        _same_first_runs(res.folder / "runs.parquet", ["point", "run", "formed"], cap)
+        _same_first_runs(res.folder / "rounds.parquet", ["point", "run", "round", "date"],
+                         cap)
+    assert pq.ParquetFile(res.folder / "rounds.parquet").metadata.num_row_groups >= 2
 
 
 def test_api_gives_the_command_line_results(tmp_path, baseline):

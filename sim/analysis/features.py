@@ -148,14 +148,13 @@ def score(runs: pd.DataFrame, seed: int, *, trees: int = TREES,
 
 def of_folder(folder, meta: dict) -> FeatureScores:
     """Feature scores of a results folder's runs (its first MAX_RUNS)."""
-    import pyarrow.parquet as pq
+    from ..experiments.store import read_first_runs
 
     total = int(meta.get("total_runs") or meta["runs"])
-    schema = pq.read_schema(folder / "runs.parquet")
-    cols = ["run", "formed", *(c for c in schema.names if c.startswith(("param.", "status.")))]
     cap = min(total, MAX_RUNS)
-    t = pq.read_table(folder / "runs.parquet", columns=cols,
-                      filters=[("run", "<", cap)] if cap < total else None)
+    t = read_first_runs(folder / "runs.parquet", lambda names: [
+        "run", "formed", *(c for c in names if c.startswith(("param.", "status.")))],
+        cap if cap < total else None)
     return score(t.to_pandas().sort_values("run"), meta["seed"], total_runs=total)
 
 

@@ -151,19 +151,18 @@ def _status_groups(rounds, run, rnd, n, width, numbers, dates) -> pd.DataFrame:
 
 def of_folder(folder, meta: dict, scenario: str) -> OverTime | None:
     """The rounds of a results folder, summarised (None if it was run with --no-rounds)."""
-    import pyarrow.parquet as pq
+    from ..experiments.store import read_first_runs
 
     if not meta.get("rounds"):
         return None
     total = int(meta.get("total_runs") or meta["runs"])
     cap = min(total, MAX_RUNS)
     names = ["run", "round", "date", *(q for q, _, _ in QUANTITIES), *(q for q, _, _ in SHARES)]
-    schema = pq.read_schema(folder / "rounds.parquet")
-    names += [c for c in schema.names if c.startswith("status.")]
-    table = pq.read_table(folder / "rounds.parquet", columns=names,
-                          filters=[("run", "<", cap)] if cap < total else None)
-    runs = pq.read_table(folder / "runs.parquet", columns=["run", "formed", "target"],
-                         filters=[("run", "<", cap)] if cap < total else None).to_pandas()
+    first = cap if cap < total else None
+    table = read_first_runs(folder / "rounds.parquet", lambda file_names: names + [
+        c for c in file_names if c.startswith("status.")], first)
+    runs = read_first_runs(folder / "runs.parquet", ["run", "formed", "target"],
+                           first).to_pandas()
     runs = runs.sort_values("run")
     return over_time(table.to_pandas(), runs["formed"].to_numpy(), runs["target"].to_numpy(),
                      total_runs=total, scenario=scenario,

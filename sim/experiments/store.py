@@ -394,6 +394,33 @@ class Merger:
 # ---------------------------------------------------------------------------- reading back
 
 
+def read_first_runs(path: Path, columns: list[str] | Callable[[list[str]], list[str]],
+                    cap: int | None = None) -> pa.Table:
+    """The `columns` (or those a function picks from the file's names) of the rows of a runs
+    or rounds file whose `run` is below `cap` (every row for None), in the file's order: the
+    row groups whose statistics say they may hold such a run, read through one
+    `ParquetFile`, then filtered. Arrow's filtered scan (`pq.read_table` with `filters`)
+    gives the same rows but decodes the file's footer twice, and `pq.read_schema` once more:
+    99 MB against 49 MB for 10,000 runs of a million (the curves over time: 168 against 81 MB
+    more at their peak)."""
+    import pyarrow.compute as pc
+
+    f = pq.ParquetFile(path)
+    if callable(columns):
+        columns = columns(f.schema_arrow.names)
+    wanted = list(columns) if "run" in columns else [*columns, "run"]
+    if cap is None:
+        return f.read(columns=list(columns))
+    meta, at = f.metadata, f.schema_arrow.get_field_index("run")
+    groups = []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(at).statistics
+        if stats is None or not stats.has_min_max or stats.min < cap:
+            groups.append(g)
+    table = f.read_row_groups(groups, columns=wanted)
+    return table.filter(pc.less(table.column("run"), cap)).select(list(columns))
+
+
 def _read_metadata(folder: Path) -> dict:
     f = folder / "metadata.json"
     try:
