@@ -406,11 +406,10 @@ def read_first_runs(path: Path, columns: list[str] | Callable[[list[str]], list[
     import pyarrow.compute as pc
 
     f = pq.ParquetFile(path)
-    if callable(columns):
-        columns = columns(f.schema_arrow.names)
-    wanted = list(columns) if "run" in columns else [*columns, "run"]
+    columns = list(columns(f.schema_arrow.names) if callable(columns) else columns)
     if cap is None:
-        return f.read(columns=list(columns))
+        return f.read(columns=columns)
+    wanted = columns if "run" in columns else [*columns, "run"]
     meta, at = f.metadata, f.schema_arrow.get_field_index("run")
     groups = []
     for g in range(meta.num_row_groups):
@@ -418,7 +417,7 @@ def read_first_runs(path: Path, columns: list[str] | Callable[[list[str]], list[
         if stats is None or not stats.has_min_max or stats.min < cap:
             groups.append(g)
     table = f.read_row_groups(groups, columns=wanted)
-    return table.filter(pc.less(table.column("run"), cap)).select(list(columns))
+    return table.filter(pc.less(table.column("run"), cap)).select(columns)
 
 
 def _read_metadata(folder: Path) -> dict:

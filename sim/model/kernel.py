@@ -11,8 +11,8 @@ The helpers `_run` calls allocate nothing, and are compiled without numba's refe
 (`_nrt=False`, an option of numba's `njit`; numba refuses to compile a function with it that
 would allocate). With it, each call counted a reference up and down for every array passed,
 and `inline="always"` did the same for the inlined copies of its arguments: a sixth of the
-kernel's time under `perf` (15.7%), now gone; 5.4 µs of 43.9 a run, median of 31 paired
-timings on this 2-core machine (README, Performance).
+kernel's time under `perf` (15.7% of the samples, now 4%), 5.4 µs of 43.9 a run (median of 31
+paired timings on one core of the 2-core reference machine; README, Performance).
 
 Module-level functions, so that numba can cache the compiled code on disk. Status codes:
 0 not invited, 1 invited, 2 unwilling, 3 conditions unmet, 4 declined over the mandate,
