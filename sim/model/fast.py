@@ -105,6 +105,10 @@ class Plan:
     def of(loaded) -> Plan:
         return _plan(loaded)
 
+    def texts_of(self, column: str) -> dict:
+        """The texts made so far for the label column `column` (`label_cache`)."""
+        return self.label_cache.setdefault(column, {})
+
 
 def _plan(loaded) -> Plan:
     cached = getattr(loaded, "_fast_plan", None)
@@ -514,20 +518,17 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, roun
     others = s.others
     unnamed = plan.unnamed
 
-    def cache(column):
-        return plan.label_cache.setdefault(column, {})
-
     def composition(row):
         named = sorted(contributors[c] for c in range(N) if row[c] and not unnamed[c])
         k = sum(1 for c in range(N) if row[c] and unnamed[c])
         return "+".join(named + ([f"{others.name} x{k}"] if k else []))
 
     col["composition"] = _rows_as_labels(o["members"] & formed[:, None], composition,
-                                         cache("composition"))
+                                         plan.texts_of("composition"))
     col["target"] = target
     col["invited_capacity"] = invited
     col["mandate"] = _rows_as_labels(o["mandate"], lambda row: "+".join(
-        tasks[t] for t in row if t >= 0), cache("mandate"))
+        tasks[t] for t in row if t >= 0), plan.texts_of("mandate"))
     col["mandate_accepted"] = accepted
     for q, name in enumerate(COUNT_NAMES):
         col[name] = ints[:, 5 + q]
@@ -535,7 +536,7 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, roun
     col["events"] = _rows_as_labels(o["fired"], lambda row: "+".join(
         s.events[e].name for e in sorted((e for e in range(len(row)) if row[e] >= 0),
                                          key=lambda e: (row[e], e))),
-                                   cache("events")) if len(s.events) \
+                                   plan.texts_of("events")) if len(s.events) \
         else _labels(np.zeros(n), ("",))
     col["final_pressure"] = floats[:, 1]
     col["peak_pressure"] = floats[:, 2]
@@ -549,9 +550,9 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, roun
     labels = [([f"veto:{c}" for c in contributors] + [f"domestic:{c}" for c in contributors]
                + [f"task:{t}" for t in tasks] + ["target"])[j] for j in order]
     col["lifts_tried"] = _rows_as_labels(tried[:, order], lambda row: "+".join(
-        lab for lab, x in zip(labels, row, strict=True) if x), cache("lifts_tried"))
+        lab for lab, x in zip(labels, row, strict=True) if x), plan.texts_of("lifts_tried"))
     col["lifts_formed"] = _rows_as_labels(formed_with[:, order], lambda row: "+".join(
-        lab for lab, x in zip(labels, row, strict=True) if x), cache("lifts_formed"))
+        lab for lab, x in zip(labels, row, strict=True) if x), plan.texts_of("lifts_formed"))
     ci = {name: c for c, name in enumerate(contributors)}
     for name in names:
         if name not in ci:
@@ -587,7 +588,7 @@ def _round_columns(loaded, plan, r_f, r_status, r_mandate, names, contributors, 
            "deployed_troops": r_f[run, rnd, 2], "pressure": r_f[run, rnd, 3],
            "clarity": r_f[run, rnd, 4], "incentive": r_f[run, rnd, 5],
            "mandate": _rows_as_labels(r_mandate[run, rnd], lambda row: "+".join(
-               tasks[t] for t in row if t >= 0), plan.label_cache.setdefault("mandate", {})),
+               tasks[t] for t in row if t >= 0), plan.texts_of("mandate")),
            "mandate_accepted": r_f[run, rnd, 6] == 1.0}
     ci = {name: c for c, name in enumerate(contributors)}
     for name in names:
