@@ -31,6 +31,9 @@ STYLE = {
     "axes.titleweight": "bold", "figure.titlesize": 12.5, "figure.titleweight": "bold",
     "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
     "legend.frameon": False, "axes.titlelocation": "left",
+    # each figure lays itself out (fixed margins or one `tight_layout`), whatever a user's
+    # matplotlibrc asks for
+    "figure.autolayout": False, "figure.constrained_layout.use": False,
 }
 
 #: black, orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple, grey
@@ -332,6 +335,12 @@ def top_compositions(s: dict):
     return fig
 
 
+#: zlib's level for the PNGs: 1 writes them in 15% less time than Pillow's default (6), for
+#: files 12% larger (the nine plots of a 4,000-run report: 1.5 against 1.8 s, 979 against
+#: 877 KB)
+PNG_COMPRESSION = 1
+
+
 def save(fig, folder: Path, name: str, dpi: int | None = None) -> list[Path]:
     """Write a figure as PNG and SVG (each whole or not at all) and release it. The PNG has
     150 dots per inch, or 100 for a figure wider than 12 inches (still 1,200 pixels or more
@@ -341,13 +350,29 @@ def save(fig, folder: Path, name: str, dpi: int | None = None) -> list[Path]:
         dpi = 100 if fig.get_size_inches()[0] > 12 else 150
     try:
         with matplotlib.rc_context(STYLE):
+            settled(fig)
             with files.writing(png) as tmp:
-                fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+                fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None},
+                            pil_kwargs={"compress_level": PNG_COMPRESSION})
             with files.writing(svg) as tmp:
                 fig.savefig(tmp, format="svg", metadata={"Date": None, "Creator": None})
     finally:
         close(fig)
     return [png, svg]
+
+
+def settled(fig) -> None:
+    """Forget a figure's finished layout: `tight_layout` leaves a placeholder layout engine
+    behind, and with any engine matplotlib draws the whole figure once more, without
+    painting, before each file it saves (measuring every text again: a third of the saving
+    time). The figure is laid out already, so the files are the same, byte for byte
+    (tests/test_plots.py). A figure whose engine lays it out when drawn (constrained layout)
+    keeps it."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        with matplotlib.rc_context(STYLE):  # None means "no engine" only with these settings
+            fig.set_layout_engine(None)
 
 
 def close(fig) -> None:
