@@ -214,14 +214,22 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
     if workers <= 1 or not _can_fork():
         return {n: draw_part(n, folder, meta, summary) for n in names}
     import concurrent.futures as cf
+    import gc
     import multiprocessing as mp
 
     _release_memory()
+    # the objects alive now are kept out of the drawing processes' garbage collections, which
+    # would otherwise write to every one of them and so copy every page that holds one
+    # (measured: 20-40 MB less at the peak of a 200,000-run command, three pairs)
+    gc.freeze()
     pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
                                   initializer=_drawing_process, initargs=(os.getpid(),))
     try:
-        futures = {n: pool.submit(_draw_part_portable, n, folder, meta, summary)
-                   for n in names}
+        try:  # the drawing processes are forked at the first submit
+            futures = {n: pool.submit(_draw_part_portable, n, folder, meta, summary)
+                       for n in names}
+        finally:
+            gc.unfreeze()
         done = {n: f.result() for n, f in futures.items()}
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
