@@ -93,3 +93,28 @@ def test_drawing_processes_leave_the_parents_objects_alone(tmp_path, monkeypatch
     frozen = present._draw_parts(["a", "b", "c"], tmp_path, {}, {}, workers=2)
     assert all(n > 10_000 for n in frozen.values()), frozen  # the parent's objects, in each
     assert gc.get_freeze_count() == before == 0
+
+
+@pytest.mark.parametrize("where", ["pool", "submit"])
+def test_a_failed_fork_leaves_nothing_frozen(tmp_path, monkeypatch, where):
+    """Whether the drawing pool cannot be made or a part cannot be handed to it (no memory
+    or processes left), the error reaches the caller and its objects are not left frozen."""
+    import concurrent.futures as cf
+    import gc
+
+    if not present._can_fork():
+        pytest.skip("drawing processes are forked only on Linux, with no other thread")
+
+    class Broken(cf.ProcessPoolExecutor):
+        def __init__(self, *a, **k):
+            if where == "pool":
+                raise OSError("no processes left")
+            super().__init__(*a, **k)
+
+        def submit(self, *a, **k):
+            raise OSError("no memory left")
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", Broken)
+    with pytest.raises(OSError, match="left"):
+        present._draw_parts(["a", "b"], tmp_path, {}, {}, workers=2)
+    assert gc.get_freeze_count() == 0

@@ -222,8 +222,12 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
     # would otherwise write to every one of them and so copy every page that holds one
     # (measured: 20-40 MB less at the peak of a 200,000-run command, three pairs)
     gc.freeze()
-    pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
-                                  initializer=_drawing_process, initargs=(os.getpid(),))
+    try:
+        pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
+                                      initializer=_drawing_process, initargs=(os.getpid(),))
+    except BaseException:
+        gc.unfreeze()
+        raise
     try:
         try:  # the drawing processes are forked at the first submit
             futures = {n: pool.submit(_draw_part_portable, n, folder, meta, summary)
