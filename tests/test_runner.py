@@ -141,6 +141,34 @@ def _same_first_runs(path, columns, cap):
     assert picked.equals(got)
 
 
+def test_first_runs_of_a_folders_rounds_are_cut_not_filtered(tmp_path, baseline,
+                                                              summaries_only, monkeypatch):
+    """A results folder's rows are in run order, so its first runs are the rows before the
+    first run at the cap: cut there (no copy of the table), the rows of Arrow's filtered scan
+    at every row-group edge, rounds.parquet (several rows a run) as runs.parquet."""
+    res = _run(tmp_path, baseline, runs=3_000, seed=4, chunk=700, counterfactuals=0)
+    rounds = res.folder / "rounds.parquet"
+    meta = pq.ParquetFile(rounds).metadata
+    assert meta.num_row_groups >= 2
+    edge = pq.ParquetFile(rounds).read_row_group(0, columns=["run"]).column("run")
+    last = edge[len(edge) - 1].as_py()  # the run that straddles the first row groups' edge
+    caps = (0, 1, last, last + 1, 2_999, 3_000, 5_000, None)
+    for cap in caps:
+        _same_first_runs(rounds, ["run", "round", "date", "status.Pakistan"], cap)
+        _same_first_runs(res.folder / "runs.parquet", ["run", "formed"], cap)
+
+    def no_filter(*_a, **_k):
+        raise AssertionError("a folder's first runs were filtered (copied), not cut")
+
+    import pyarrow.compute as pc
+
+    monkeypatch.setattr(pc, "less", no_filter)  # what the filtering reader compares with
+    for cap in caps:
+        assert store.read_first_runs(rounds, ["run"], cap).num_rows == \
+            sum(1 for r in pq.read_table(rounds, columns=["run"]).column("run").to_pylist()
+                if cap is None or r < cap)
+
+
 def test_first_runs_of_a_study_and_its_rounds(tmp_path, baseline, summaries_only):
     """With points the runs restart at 0 for each point: the first runs are those of every
     point, in the file's order, as Arrow's filtered scan reads them; rounds.parquet too."""
