@@ -225,15 +225,15 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
     try:
         pool = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
                                       initializer=_drawing_process, initargs=(os.getpid(),))
-    except BaseException:
-        gc.unfreeze()
-        raise
-    try:
         try:  # the drawing processes are forked at the first submit
             futures = {n: pool.submit(_draw_part_portable, n, folder, meta, summary)
                        for n in names}
-        finally:
-            gc.unfreeze()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    finally:
+        gc.unfreeze()
+    try:
         done = {n: f.result() for n, f in futures.items()}
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
