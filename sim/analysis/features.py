@@ -26,6 +26,15 @@ from . import fmt
 #: of a 300-run report takes well under a second
 TREES_FORMED = 50
 TREES = 15
+#: how deep a tree grows: its first eight levels of splits (up to 256 leaves). Trees grown until
+#: every leaf is pure spend their deepest splits on a handful of runs, where any column, the
+#: random ones included, separates them as well as another: half the fitting time for that
+#: noise. Measured on the first 5,000 of 20,000 baseline runs (261 parameters, 16 outcomes),
+#: against forests of 400 fully grown trees per outcome, mean of 8 forest seeds: the scores in
+#: 2.20 s instead of 4.00 s, and as close or closer to the converged forests' (parameters that
+#: stand out from noise: Jaccard index 0.33 against 0.29; leading five in common 0.71 against
+#: 0.70; rank correlation of their top 20, 0.72 against 0.69)
+MAX_DEPTH = 8
 #: random columns scored with the parameters, as a yardstick: a parameter "stands out from
 #: noise" when it scores above every one of them
 PROBES = 50
@@ -91,9 +100,11 @@ def random_state(seed: int) -> int:
 
 def score(runs: pd.DataFrame, seed: int, *, trees: int = TREES,
           trees_formed: int = TREES_FORMED, probes: int = PROBES,
-          min_cases: int = MIN_CASES, total_runs: int | None = None) -> FeatureScores:
+          min_cases: int = MIN_CASES, total_runs: int | None = None,
+          max_depth: int | None = MAX_DEPTH) -> FeatureScores:
     """Extra-trees feature scores of every sampled parameter that varies, for each outcome of
-    `outcomes(runs)` that varies enough (at least `min_cases` runs on each side).
+    `outcomes(runs)` that varies enough (at least `min_cases` runs on each side), from trees
+    at most `max_depth` levels deep (None: grown until their leaves are pure).
 
     `probes` columns of uniform random numbers (drawn from the seed) are scored with the
     parameters; the scores are then rescaled so that the parameters' add up to 1, and the
@@ -135,7 +146,7 @@ def score(runs: pd.DataFrame, seed: int, *, trees: int = TREES,
                 continue
             forest = ExtraTreesClassifier(
                 n_estimators=trees_formed if name == "formed" else trees,
-                max_features="sqrt", random_state=state, n_jobs=1)
+                max_features="sqrt", max_depth=max_depth, random_state=state, n_jobs=1)
             imp = forest.fit(x, y).feature_importances_
             real = imp[:k_params].sum()
             scale = 1.0 / real if real > 0 else 0.0
@@ -256,6 +267,6 @@ def plot(fs: FeatureScores, scenario: str):
     return draw()
 
 
-__all__ = ["MAX_RUNS", "MIN_CASES", "PROBES", "TREES", "TREES_FORMED", "FeatureScores",
+__all__ = ["MAX_DEPTH", "MAX_RUNS", "MIN_CASES", "PROBES", "TREES", "TREES_FORMED", "FeatureScores",
            "leading", "of_folder", "outcome_label", "outcomes", "plot", "random_state",
            "score", "tidy"]

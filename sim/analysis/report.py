@@ -68,7 +68,8 @@ def drivers_context(fs, meta: dict, s: dict, top: int = 5) -> dict:
     runs_note = fmt.runs(fs.runs) if fs.runs == fs.total_runs else \
         f"the first {fmt.runs(fs.runs)} of {fs.total_runs:,}"
     return {"reason": None, "parameters": len(fs.scores),
-            "trees": f"{features.TREES_FORMED} trees for formation, {features.TREES} per country",
+            "trees": f"{features.TREES_FORMED} trees for formation, {features.TREES} per country, "
+                     f"each at most {features.MAX_DEPTH} levels deep",
             "runs_note": runs_note, "equal_share": equal, "formed": formed,
             "probes": features.PROBES, "noise_formed": fs.noise.get("formed"),
             "standing_out_formed": len(fs.standing_out("formed")),
