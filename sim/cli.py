@@ -229,7 +229,7 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     # all, with the counterfactual runs the folder says, or reads the file)
     acc = Accumulator(counterfactual_runs(args.counterfactual_runs))
     # the drawing libraries are imported by the presenter while the runs are computed
-    with Presenter.start(runs) or contextlib.nullcontext() as presenter:
+    with Presenter.start() or contextlib.nullcontext() as presenter:
         result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
                                 counterfactuals=args.counterfactual_runs, on_rows=acc.add)
         if result.summary is None:  # a reused folder keeps its presentation untouched

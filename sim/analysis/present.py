@@ -243,28 +243,25 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
 
 
 #: what drawing needs, imported by a `Presenter` while the runs are computed (what every
-#: part needs: 0.7-0.9 s)
+#: part needs: 0.7-0.9 s). Not scikit-learn (1.3-1.9 s, about 75 MB), which only the feature
+#: scores need: the drawing process that scores imports it, while the other one draws. The
+#: presenter imported it too for experiments of 2,000 runs or more until the forests became
+#: cheaper (`features.MAX_DEPTH`); measured without it, in turn with the code that did, whole
+#: command: 4,000 runs 7.66-8.14 s against 7.82-8.80 s (four pairs); 100,000 runs 11.6 and
+#: 13.6 s against 13.0 and 13.2 s, peak 560 and 572 against 559 and 554 MB; a million runs
+#: 66.6 and 57.3 s against 64.5 and 61.2 s, peak 606 and 624 against 653 and 643 MB (the
+#: presenter held 178 MB at the end of the runs, when the command held most)
 DRAWING_MODULES = ("pandas", "matplotlib.figure", "matplotlib.backends.backend_agg",
                    "matplotlib.backends.backend_svg", "matplotlib.font_manager", "jinja2",
                    "sim.analysis.plots", "sim.analysis.overtime", "sim.analysis.report")
-#: what the feature scores alone need (scikit-learn: 1.3-1.9 s, not to be cut short), imported
-#: by the presenter too for an experiment of at least EAGER_RUNS runs, whose runs last longer;
-#: for fewer, the process that scores imports it when it scores (with two drawing processes,
-#: while the other draws; measured: `python run.py`'s 300 runs are done before the presenter
-#: would be)
-SCORING_MODULES = ("sklearn.ensemble", "sim.analysis.features")
-EAGER_RUNS = 2_000
-
-
 class Presenter:
     """A drawing process forked at the start of a command, before its runs are computed.
 
-    Drawing needs pandas, matplotlib, scikit-learn and Jinja2: about 2.5 s of imports
-    (measured by benchmarks/bench_speed.py), which a command used to pay after its runs, once
-    in each drawing process. The presenter imports them at once (scikit-learn only for a
-    large experiment: `SCORING_MODULES`), on the core the command leaves free while it loads
-    the model and computes the runs (or until the runs are done: what is left is imported by
-    the part that needs it), then waits; `draw` hands it
+    Drawing needs pandas, matplotlib and Jinja2: about 1 s of imports (measured by
+    benchmarks/bench_speed.py), which a command used to pay after its runs, once in each
+    drawing process. The presenter imports them at once (`DRAWING_MODULES`), on the core the
+    command leaves free while it loads the model and computes the runs (or until the runs
+    are done: what is left is imported by the part that needs it), then waits; `draw` hands it
     the results folder and its summary, and it draws the presentation exactly as `draw`
     would (the drawing processes of `_draw_parts` are forked from it, so they share its
     libraries instead of importing them each). It is started only where drawing processes
@@ -273,7 +270,7 @@ class Presenter:
     to the command. A failure while drawing is raised in the command as it was raised here,
     with the drawing process's traceback as a note."""
 
-    def __init__(self, runs: int | None = None):
+    def __init__(self):
         import multiprocessing as mp
         import signal
 
@@ -283,7 +280,7 @@ class Presenter:
         self.exitcode: int | None = None  # once closed
         # not a daemon: a daemonic process may not start the drawing processes
         self._process = ctx.Process(target=_presenter_loop,
-                                    args=(theirs, self._conn, os.getpid(), _modules(runs)),
+                                    args=(theirs, self._conn, os.getpid(), DRAWING_MODULES),
                                     name="presenter")
         # Ctrl-C is held back during the fork: raised inside the fork's handlers, it was lost
         # and left a lock of `logging` held in this process (the runs then deadlocked)
@@ -300,14 +297,14 @@ class Presenter:
                 raise
 
     @classmethod
-    def start(cls, runs: int | None = None) -> Presenter | None:
-        """A presenter for an experiment of `runs` runs (None: already computed), or None
-        where drawing processes cannot be forked (the parts are then drawn in the command
-        itself, as when the fork fails for want of memory or processes)."""
+    def start(cls) -> Presenter | None:
+        """A presenter, or None where drawing processes cannot be forked (the parts are then
+        drawn in the command itself, as when the fork fails for want of memory or
+        processes)."""
         if not _can_fork():
             return None
         try:
-            return cls(runs)
+            return cls()
         except OSError:
             return None
 
@@ -354,11 +351,6 @@ class Presenter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _modules(runs: int | None) -> tuple[str, ...]:
-    """What a presenter imports for an experiment of `runs` runs (None: already computed)."""
-    return DRAWING_MODULES + (SCORING_MODULES if (runs or 0) >= EAGER_RUNS else ())
 
 
 def _presenter_loop(conn, commands_end, command: int, modules: tuple[str, ...]) -> None:
