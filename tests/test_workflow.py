@@ -127,10 +127,11 @@ def test_feature_scores_of_depth_limited_trees_do_not_spread_over_noise():
         rng = np.random.default_rng(seed)
         df = pd.DataFrame({f"param.p{k:02d}": rng.random(2000) for k in range(30)})
         df["formed"] = (df["param.p00"] > 0.5) ^ (rng.random(2000) < 0.2)  # a fifth flipped
-        limited = features.score(df, seed).scores.loc["p00", "formed"]
+        scored = features.score(df, seed)
+        limited = scored.scores.loc["p00", "formed"]
         grown = features.score(df, seed, max_depth=None).scores.loc["p00", "formed"]
         assert limited > grown + 0.15, (seed, limited, grown)
-        assert features.score(df, seed).ranked().index[0] == "p00"
+        assert scored.ranked().index[0] == "p00"
 
 
 def test_feature_heat_map_cells_sit_on_their_rows_and_columns():

@@ -267,6 +267,6 @@ def plot(fs: FeatureScores, scenario: str):
     return draw()
 
 
-__all__ = ["MAX_DEPTH", "MAX_RUNS", "MIN_CASES", "PROBES", "TREES", "TREES_FORMED", "FeatureScores",
-           "leading", "of_folder", "outcome_label", "outcomes", "plot", "random_state",
-           "score", "tidy"]
+__all__ = ["MAX_DEPTH", "MAX_RUNS", "MIN_CASES", "PROBES", "TREES", "TREES_FORMED",
+           "FeatureScores", "leading", "of_folder", "outcome_label", "outcomes", "plot",
+           "random_state", "score", "tidy"]

@@ -254,6 +254,8 @@ def _draw_parts(names: list[str], folder: Path, meta: dict, summary: dict,
 DRAWING_MODULES = ("pandas", "matplotlib.figure", "matplotlib.backends.backend_agg",
                    "matplotlib.backends.backend_svg", "matplotlib.font_manager", "jinja2",
                    "sim.analysis.plots", "sim.analysis.overtime", "sim.analysis.report")
+
+
 class Presenter:
     """A drawing process forked at the start of a command, before its runs are computed.
 
