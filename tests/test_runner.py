@@ -982,19 +982,17 @@ def test_no_presenter_where_it_cannot_fork(monkeypatch):
     assert p.Presenter.start() is None  # the command draws itself
 
 
-def test_presenter_imports_what_drawing_needs_but_not_scikit_learn(tmp_path):
+def test_presenter_imports_what_drawing_needs_but_not_scikit_learn():
     """The presenter imports what every part needs while the runs are computed; not
     scikit-learn (about 75 MB and over a second), which only the drawing process that
     scores imports: every module it lists exists, and none of them loads scikit-learn."""
     from sim.analysis import present as p
 
-    probe = tmp_path / "probe.py"
-    probe.write_text("import importlib, sys\n"
-                     f"for name in {p.DRAWING_MODULES!r}:\n"
-                     "    importlib.import_module(name)\n"
-                     "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n")
-    out = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    code = (f"import importlib, sys\nfor name in {p.DRAWING_MODULES!r}:\n"
+            "    importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
     assert "sim.analysis.plots" in p.DRAWING_MODULES
 

@@ -282,7 +282,7 @@ class Presenter:
         self.exitcode: int | None = None  # once closed
         # not a daemon: a daemonic process may not start the drawing processes
         self._process = ctx.Process(target=_presenter_loop,
-                                    args=(theirs, self._conn, os.getpid(), DRAWING_MODULES),
+                                    args=(theirs, self._conn, os.getpid()),
                                     name="presenter")
         # Ctrl-C is held back during the fork: raised inside the fork's handlers, it was lost
         # and left a lock of `logging` held in this process (the runs then deadlocked)
@@ -355,9 +355,10 @@ class Presenter:
         self.close()
 
 
-def _presenter_loop(conn, commands_end, command: int, modules: tuple[str, ...]) -> None:
-    """A presenter's life: import the drawing libraries, then draw each presentation it is
-    sent, answering None (drawn) or the exception, until the command closes the pipe."""
+def _presenter_loop(conn, commands_end, command: int) -> None:
+    """A presenter's life: import the drawing libraries (`DRAWING_MODULES`), then draw each
+    presentation it is sent, answering None (drawn) or the exception, until the command
+    closes the pipe."""
     import importlib
     import signal
 
@@ -366,7 +367,7 @@ def _presenter_loop(conn, commands_end, command: int, modules: tuple[str, ...]) 
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held during the fork
     signal.signal(signal.SIGTERM, lambda *_: files.abandon(1))  # `close`, or the command died
     _end_with(command)
-    for name in modules:
+    for name in DRAWING_MODULES:
         if conn.poll():  # the runs are done: draw now (what is left is imported on use)
             break
         try:
