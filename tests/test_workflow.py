@@ -434,6 +434,33 @@ def test_summary_first_no_rounds_and_hostile_names(tmp_path, monkeypatch, capsys
         assert "&lt;script&gt;" in text, page
 
 
+def test_no_feature_scores_leaves_out_only_them_and_report_adds_them(tmp_path):
+    """`run --no-feature-scores` writes every file of the presentation but the feature
+    scores, and its page says how to add them; `report` of that folder then writes the
+    scores a run without the option writes, and the same page, byte for byte."""
+    args = [BASELINE, "--runs", "40", "--counterfactual-runs", "10", *QUIET]
+    assert main(["run", *args, "--out", str(tmp_path / "full")]) == 0
+    assert main(["run", *args, "--out", str(tmp_path / "lean"), "--no-feature-scores"]) == 0
+    (full,) = (tmp_path / "full" / "baseline").iterdir()
+    (lean,) = (tmp_path / "lean" / "baseline").iterdir()
+    scores = {"feature_scores.csv", "feature_scores.png", "feature_scores.svg"}
+    names = {p.name for p in full.iterdir()}
+    assert scores <= names
+    assert {p.name for p in lean.iterdir()} == names - scores
+    for name in names - scores - {"report.html", "metadata.json"}:
+        assert (lean / name).read_bytes() == (full / name).read_bytes(), name
+    page = (lean / "report.html").read_text()
+    assert "<code>--no-feature-scores</code>" in page
+    assert f"<code>python run.py report {lean}</code>" in page
+    assert "from noise" not in page and "from noise" in (full / "report.html").read_text()
+    assert main(["report", str(lean), "--workers", "1"]) == 0
+    assert {p.name for p in lean.iterdir()} == names
+    for name in scores:
+        assert (lean / name).read_bytes() == (full / name).read_bytes(), name
+    same = (lean / "report.html").read_text().replace(str(lean), "FOLDER")
+    assert same == (full / "report.html").read_text().replace(str(full), "FOLDER")
+
+
 def test_templates_are_package_data():
     from importlib import resources
 

@@ -102,14 +102,16 @@ def summary_frame(summary: dict) -> pd.DataFrame:
     return t
 
 
-def parts(summary: dict) -> list[str]:
+def parts(summary: dict, feature_scores: bool = True) -> list[str]:
     """The parts of an experiment's presentation, each drawn on its own (side by side with
     `workers` > 1), the longest first: the feature scores (2.4-3.2 s for the baseline's 300
-    runs, measured by benchmarks/bench_speed.py), the curves over time (1.6-2.1 s), then the
-    outcome plots (0.2-0.9 s each). The report is written last, from what they return."""
+    runs, measured by benchmarks/bench_speed.py; left out with `feature_scores` False), the
+    curves over time (1.6-2.1 s), then the outcome plots (0.2-0.9 s each). The report is
+    written last, from what they return."""
     from . import plots
 
-    return ["feature_scores", "over_time", *plots.to_draw(summary)]
+    first = ["feature_scores"] if feature_scores else []
+    return [*first, "over_time", *plots.to_draw(summary)]
 
 
 def draw_part(name: str, folder: Path, meta: dict, summary: dict):
@@ -139,24 +141,26 @@ def draw_part(name: str, folder: Path, meta: dict, summary: dict):
 
 
 def draw(folder: Path, meta: dict, summary: dict, workers: int = 1,
-         presenter: Presenter | None = None) -> dict | None:
+         presenter: Presenter | None = None, feature_scores: bool = True) -> dict | None:
     """The slow part of a presentation, from the saved tables and summary: summary.csv, the
     plots, the curves over time (from rounds.parquet, if kept), the feature scores of the
     uncertain parameters, and report.html (written last). With `workers` > 1 the parts are
     drawn side by side in that many processes where they can be forked (`_can_fork`; the
-    same files, byte for byte).
+    same files, byte for byte). Without `feature_scores`, the page says how to add them
+    (`report`).
     Returns what it computed, or None when a `Presenter` (a process started earlier, its
     libraries imported meanwhile) drew it."""
     if presenter is not None and presenter.alive():
-        presenter.draw(folder, meta, summary, workers)
+        presenter.draw(folder, meta, summary, workers, feature_scores)
         return None
     from . import report
 
     write_summary_csv(folder, summary)
-    names = parts(summary)
+    names = parts(summary, feature_scores)
     done = _draw_parts(names, folder, meta, summary, workers)
-    report.experiment_report(folder, summary, meta, done["over_time"], done["feature_scores"])
-    return {"over_time": done["over_time"], "feature_scores": done["feature_scores"]}
+    scores = done.get("feature_scores")
+    report.experiment_report(folder, summary, meta, done["over_time"], scores)
+    return {"over_time": done["over_time"], "feature_scores": scores}
 
 
 def _can_fork() -> bool:
@@ -313,7 +317,8 @@ class Presenter:
     def alive(self) -> bool:
         return self.exitcode is None and self._process.is_alive()
 
-    def draw(self, folder: Path, meta: dict, summary: dict, workers: int) -> None:
+    def draw(self, folder: Path, meta: dict, summary: dict, workers: int,
+             feature_scores: bool = True) -> None:
         """Draw `folder`'s presentation (what `draw` draws) and wait until it is written. A
         presenter that died meanwhile (killed, out of memory) is told as a drawing process
         that died: `BrokenProcessPool`, as with the drawing processes themselves."""
@@ -322,7 +327,7 @@ class Presenter:
         _release_memory()  # this process only waits meanwhile: its runs' buffers are spare
         self._idle = False
         try:
-            self._conn.send((str(folder), meta, summary, workers))
+            self._conn.send((str(folder), meta, summary, workers, feature_scores))
             failure = self._conn.recv()
         except (EOFError, OSError):  # its end of the pipe closed, or reset
             self._process.join(timeout=5)
@@ -376,11 +381,11 @@ def _presenter_loop(conn, commands_end, command: int) -> None:
             pass
     while True:
         try:
-            folder, meta, summary, workers = conn.recv()
+            folder, meta, summary, workers, feature_scores = conn.recv()
         except EOFError:
             return
         try:
-            draw(Path(folder), meta, summary, workers)
+            draw(Path(folder), meta, summary, workers, feature_scores=feature_scores)
             answer = None
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the command
             answer = _portable(e)
@@ -432,7 +437,8 @@ def _draw_part_portable(name: str, folder: Path, meta: dict, summary: dict):
 
 def present(folder: str | Path, verified: bool = False,
             on_summary: Callable[[dict], None] | None = None, workers: int = 1,
-            presenter: Presenter | None = None, accumulated: Accumulator | None = None):
+            presenter: Presenter | None = None, accumulated: Accumulator | None = None,
+            feature_scores: bool = True):
     """Write the presentation of a complete results folder from its saved tables and return it:
     for an experiment, summary.json, summary.csv, the plots and report.html (returns the
     summary; `on_summary(summary)` is called as soon as the summary is written, before the
@@ -441,7 +447,8 @@ def present(folder: str | Path, verified: bool = False,
     checksums first (unless the caller just did). `workers` > 1 draws the parts of an
     experiment's presentation side by side in that many processes (at most one per core);
     a `presenter` started before the runs draws it. `accumulated`: the runs already added up
-    as they were written (`write_summary`)."""
+    as they were written (`write_summary`). Without `feature_scores`, an experiment's page
+    says how to add them (`report` of the folder) instead of showing them."""
     folder = Path(folder)
     meta = json.loads((folder / "metadata.json").read_text()) if verified else \
         load_result(folder).metadata
@@ -450,5 +457,5 @@ def present(folder: str | Path, verified: bool = False,
 
         return present_study(folder, meta)
     summary = write_summary(folder, meta, on_summary, accumulated)
-    draw(folder, meta, summary, workers, presenter)
+    draw(folder, meta, summary, workers, presenter, feature_scores)
     return summary

@@ -36,13 +36,16 @@ def formation_label(f: dict, deadline: str) -> str:
         else f["label"]
 
 
-def drivers_context(fs, meta: dict, s: dict, top: int = 5) -> dict:
+def drivers_context(fs, meta: dict, s: dict, top: int = 5, folder: Path | None = None) -> dict:
     """What the page says about the feature scores (`fs`: a FeatureScores, or None when they
-    were not computed)."""
+    were not computed: `--no-feature-scores`, and `report` of `folder` adds them)."""
     from . import features
 
-    if fs is None or fs.reason:
-        return {"reason": (fs.reason if fs is not None else "feature scores were not computed")}
+    if fs is None:
+        return {"reason": "feature scores were not computed", "not_computed": True,
+                "folder": folder}
+    if fs.reason:
+        return {"reason": fs.reason, "not_computed": False}
     rng = meta.get("uncertain_parameters") or {}  # path -> "uniform(0.2, 0.4)"
     equal = fs.equal_share
     formed = [{"label": fmt.param(p), "path": p, "score": v, "times": v / equal,
@@ -67,7 +70,7 @@ def drivers_context(fs, meta: dict, s: dict, top: int = 5) -> dict:
                           f"{len(fs.standing_out(outcome)):,}"])
     runs_note = fmt.runs(fs.runs) if fs.runs == fs.total_runs else \
         f"the first {fmt.runs(fs.runs)} of {fs.total_runs:,}"
-    return {"reason": None, "parameters": len(fs.scores),
+    return {"reason": None, "not_computed": False, "parameters": len(fs.scores),
             "trees": f"{features.TREES_FORMED} trees for formation, {features.TREES} per country, "
                      f"each at most {features.MAX_DEPTH} levels deep",
             "runs_note": runs_note, "equal_share": equal, "formed": formed,
@@ -108,7 +111,7 @@ def experiment_report(folder: Path, s: dict, meta: dict, over_time=None,
         "formation_rows": formation_rows,
         "over_time": None if over_time is None else {"note": over_time.note(),
                                                      "sample": len(over_time.sample_formed)},
-        "drivers": drivers_context(feature_scores, meta, s),
+        "drivers": drivers_context(feature_scores, meta, s, folder=folder),
         "milestone_meanings": [{"label": m["label"], "meaning": MILESTONE_MEANINGS[k]}
                                for k, m in s["milestones"].items()],
         "milestone_header": ["milestone", "by the deadline", "95% interval",
