@@ -42,8 +42,10 @@ def drivers_context(fs, meta: dict, s: dict, top: int = 5, folder: Path | None =
     from . import features
 
     if fs is None:
+        import shlex
+
         return {"reason": "feature scores were not computed", "not_computed": True,
-                "folder": folder}
+                "folder": shlex.quote(str(folder))}
     if fs.reason:
         return {"reason": fs.reason, "not_computed": False}
     rng = meta.get("uncertain_parameters") or {}  # path -> "uniform(0.2, 0.4)"
