@@ -45,7 +45,7 @@ def drivers_context(fs, meta: dict, s: dict, top: int = 5, folder: Path | None =
         import shlex
 
         return {"reason": "feature scores were not computed", "not_computed": True,
-                "folder": shlex.quote(str(folder))}
+                "folder": shlex.quote(str(folder)), "max_runs": features.MAX_RUNS}
     if fs.reason:
         return {"reason": fs.reason, "not_computed": False}
     rng = meta.get("uncertain_parameters") or {}  # path -> "uniform(0.2, 0.4)"
