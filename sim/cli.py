@@ -424,13 +424,14 @@ def cmd_discover(args) -> int:
     return 0
 
 
-def _print_summary(s: dict, drawing: bool = True) -> None:
+def _print_summary(s: dict, drawing: bool = True, feature_scores: bool = True) -> None:
     """Print the summary at once (the plots and report are drawn after it)."""
     from .analysis.summary import render
 
     print(render(s), flush=True)
     if drawing:
-        _log("Drawing the plots, the curves over time, the feature scores and the report ...")
+        scores = ", the feature scores" if feature_scores else ""
+        _log(f"Drawing the plots, the curves over time{scores} and the report ...")
 
 
 def _print_run(res, summary: bool = True) -> None:
@@ -450,7 +451,7 @@ def cmd_run(args) -> int:
 
     def show(summary):
         shown.append(True)
-        _print_summary(summary, drawing=True)
+        _print_summary(summary, feature_scores=not args.no_feature_scores)
 
     res = _run_and_present(loaded, args, chunk=args.chunk_size, on_summary=show)
     _print_run(res, summary=not shown)

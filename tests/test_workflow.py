@@ -434,14 +434,16 @@ def test_summary_first_no_rounds_and_hostile_names(tmp_path, monkeypatch, capsys
         assert "&lt;script&gt;" in text, page
 
 
-def test_no_feature_scores_leaves_out_only_them_and_report_adds_them(tmp_path):
+def test_no_feature_scores_leaves_out_only_them_and_report_adds_them(tmp_path, capsys):
     """`run --no-feature-scores` writes every file of the presentation but the feature
     scores, and its page says how to add them; `report` of that folder then writes the
     scores a run without the option writes, and the same section of the page, byte for
     byte."""
     args = [BASELINE, "--runs", "40", "--counterfactual-runs", "10", *QUIET]
     assert main(["run", *args, "--out", str(tmp_path / "full")]) == 0
+    assert "the feature scores and the report" in capsys.readouterr().err
     assert main(["run", *args, "--out", str(tmp_path / "lean"), "--no-feature-scores"]) == 0
+    assert "Drawing the plots, the curves over time and the report" in capsys.readouterr().err
     (full,) = (tmp_path / "full" / "baseline").iterdir()
     (lean,) = (tmp_path / "lean" / "baseline").iterdir()
     scores = {"feature_scores.csv", "feature_scores.png", "feature_scores.svg"}
