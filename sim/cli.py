@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 # ruff: noqa: E402 - the imports below come after the allocator's setting
-from . import _lazy
+from . import _lazy, forked
 from .analysis import fmt
 from .experiments.limits import MAX_RUNS, MAX_SEED, MAX_WORKERS
 from .scenario import ScenarioError, load_scenario
@@ -219,7 +219,7 @@ def _check_out(args) -> None:
 def _run_and_present(loaded, args, chunk=None, on_summary=None):
     """Run (or reuse) an experiment into its results folder, and present it (`on_summary`:
     called with the summary as soon as it is computed, before the plots are drawn)."""
-    from .analysis.present import Presenter, present
+    from .analysis.present import EAGER_RUNS, Presenter, present
     from .analysis.summary import Accumulator
     from .experiments import run_experiment
     from .experiments.runner import counterfactual_runs
@@ -232,10 +232,15 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     # the summary is added up as the runs are written (`present` checks that it holds them
     # all, with the counterfactual runs the folder says, or reads the file)
     acc = Accumulator(counterfactual_runs(args.counterfactual_runs))
-    # the drawing libraries are imported by the presenter while the runs are computed
-    with Presenter.start() or contextlib.nullcontext() as presenter:
-        result = run_experiment(loaded, runs, seed, chunk=chunk, **_experiment_options(args),
-                                counterfactuals=args.counterfactual_runs, on_rows=acc.add)
+    # the drawing libraries are imported by the presenter while the runs are computed (for a
+    # large experiment, as it draws: `EAGER_RUNS`)
+    options = dict(chunk=chunk, **_experiment_options(args),
+                   counterfactuals=args.counterfactual_runs)
+    with Presenter.start(eager=runs < EAGER_RUNS) or contextlib.nullcontext() as presenter:
+        if options["executor"] is None:  # computed in a process that ends: see `forked`
+            result, acc = forked.call_apart(_run_adding_up, loaded, runs, seed, acc, options)
+        else:  # a Dask client lives here
+            result = run_experiment(loaded, runs, seed, **options, on_rows=acc.add)
         if result.summary is None:  # a reused folder keeps its presentation untouched
             result.summary = present(result.folder, verified=True, on_summary=on_summary,
                                      workers=args.workers, presenter=presenter,
@@ -244,6 +249,13 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
         elif on_summary is not None:
             on_summary(result.summary)
     return result
+
+
+def _run_adding_up(loaded, runs: int, seed: int, acc, options: dict):
+    """`run_experiment`, its runs added up into `acc` as they are written: (result, acc)."""
+    from .experiments import run_experiment
+
+    return run_experiment(loaded, runs, seed, **options, on_rows=acc.add), acc
 
 
 def _short(name: str, width: int = 60) -> str:

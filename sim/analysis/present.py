@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow.parquet as pq
 
+from .. import forked
 from ..experiments import files
 from ..experiments.store import load_result
 from .fmt import display_name
@@ -164,22 +165,20 @@ def draw(folder: Path, meta: dict, summary: dict, workers: int = 1,
 
 
 def _can_fork() -> bool:
-    """Whether drawing processes can be forked from this one: on Linux (a fork starts at once,
-    with everything imported), and only while no other thread runs (a thread holding a lock
-    when the fork happens would leave it held forever in the child). Otherwise the parts are
-    drawn here, one after the other: a process started afresh would run an unguarded script
-    again, and a notebook runs threads of its own."""
-    import sys
-    import threading
-
-    return sys.platform.startswith("linux") and threading.active_count() == 1
+    """Whether drawing processes can be forked from this one (`forked.can_fork`: on Linux,
+    while no other thread runs). Otherwise the parts are drawn here, one after the other: a
+    process started afresh would run an unguarded script again, and a notebook runs threads
+    of its own."""
+    return forked.can_fork()
 
 
 def _release_memory() -> None:
-    """Give the memory this process no longer uses back to the system before drawing
-    processes are forked from it: the buffers of the runs just computed and merged stay with
-    the allocators (Arrow's pool, the C library's heap) otherwise, and would count in every
-    forked process that touches a page of them."""
+    """Give the memory this process no longer uses back to the system: before drawing
+    processes are forked from it (the buffers of the runs just computed and merged stay with
+    the allocators, Arrow's pool and the C library's heap, otherwise, and would count in every
+    forked process that touches a page of them), and in a drawing process after each part
+    (what the curves over time or the feature scores took stayed resident while the next,
+    small parts were drawn: a million runs, 459 MB at the command's peak against 506 MB)."""
     import ctypes
     import gc
 
@@ -260,6 +259,14 @@ DRAWING_MODULES = ("pandas", "matplotlib.figure", "matplotlib.backends.backend_a
                    "sim.analysis.plots", "sim.analysis.overtime", "sim.analysis.report")
 
 
+#: experiments of fewer runs have their presenter import the drawing libraries while the runs
+#: are computed; larger ones, as it draws (about 0.8 s, 2% of a million runs' command): the
+#: libraries hold 60-70 MB, which beside a large experiment's runs made the command's peak
+#: (a million runs, the runs computed apart (`forked`): 472-478 MB at the end of the runs
+#: against 570-584 MB with the libraries imported)
+EAGER_RUNS = 200_000
+
+
 class Presenter:
     """A drawing process forked at the start of a command, before its runs are computed.
 
@@ -276,7 +283,7 @@ class Presenter:
     to the command. A failure while drawing is raised in the command as it was raised here,
     with the drawing process's traceback as a note."""
 
-    def __init__(self):
+    def __init__(self, eager: bool = True):
         import multiprocessing as mp
         import signal
 
@@ -286,7 +293,7 @@ class Presenter:
         self.exitcode: int | None = None  # once closed
         # not a daemon: a daemonic process may not start the drawing processes
         self._process = ctx.Process(target=_presenter_loop,
-                                    args=(theirs, self._conn, os.getpid()),
+                                    args=(theirs, self._conn, os.getpid(), eager),
                                     name="presenter")
         # Ctrl-C is held back during the fork: raised inside the fork's handlers, it was lost
         # and left a lock of `logging` held in this process (the runs then deadlocked)
@@ -303,14 +310,15 @@ class Presenter:
                 raise
 
     @classmethod
-    def start(cls) -> Presenter | None:
+    def start(cls, eager: bool = True) -> Presenter | None:
         """A presenter, or None where drawing processes cannot be forked (the parts are then
         drawn in the command itself, as when the fork fails for want of memory or
-        processes)."""
+        processes). `eager`: it imports the drawing libraries at once (else as it draws:
+        `EAGER_RUNS`)."""
         if not _can_fork():
             return None
         try:
-            return cls()
+            return cls(eager)
         except OSError:
             return None
 
@@ -360,10 +368,10 @@ class Presenter:
         self.close()
 
 
-def _presenter_loop(conn, commands_end, command: int) -> None:
+def _presenter_loop(conn, commands_end, command: int, eager: bool) -> None:
     """A presenter's life: import the drawing libraries (`DRAWING_MODULES`), then draw each
     presentation it is sent, answering None (drawn) or the exception, until the command
-    closes the pipe."""
+    closes the pipe. Not `eager`: the libraries are imported as the drawing needs them."""
     import importlib
     import signal
 
@@ -371,8 +379,8 @@ def _presenter_loop(conn, commands_end, command: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to handle
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held during the fork
     signal.signal(signal.SIGTERM, lambda *_: files.abandon(1))  # `close`, or the command died
-    _end_with(command)
-    for name in DRAWING_MODULES:
+    forked.end_with(command)
+    for name in DRAWING_MODULES if eager else ():
         if conn.poll():  # the runs are done: draw now (what is left is imported on use)
             break
         try:
@@ -388,51 +396,23 @@ def _presenter_loop(conn, commands_end, command: int) -> None:
             draw(Path(folder), meta, summary, workers, feature_scores=feature_scores)
             answer = None
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the command
-            answer = _portable(e)
+            answer = forked.portable(e, "the drawing process")
         try:
             conn.send(answer)
         except OSError:  # the command no longer listens (Ctrl-C as the drawing ended)
             return
 
 
-def _end_with(command: int) -> None:
-    """Have the kernel end this process when the command that forked it ends (killed, say),
-    so that it never draws on for nobody. Linux; elsewhere nothing is forked."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != command:  # the command had already ended
-        os._exit(1)
-
-
-def _portable(e: BaseException) -> BaseException:
-    """An exception that can be sent to the command and raised there: itself, with this
-    process's traceback as a note, or, if it cannot be sent, a RuntimeError that says what
-    it was."""
-    import pickle
-    import traceback
-
-    where = "".join(traceback.format_exception(e)).rstrip()
-    try:
-        e.add_note(f"(raised in the drawing process)\n{where}")
-        return pickle.loads(pickle.dumps(e))
-    except Exception:  # noqa: BLE001 - any exception that does not survive pickling
-        return RuntimeError(f"{type(e).__name__}: {e} (raised in the drawing process)\n"
-                            f"{where}")
-
-
 def _draw_part_portable(name: str, folder: Path, meta: dict, summary: dict):
     """`draw_part` in a drawing process: its failure is sent back as an exception that
-    unpickles (`_portable`); one that did not would break the pool and be told as a process
+    unpickles (`forked.portable`); one that did not would break the pool and be told as a process
     that died."""
     try:
         return draw_part(name, folder, meta, summary)
     except BaseException as e:  # noqa: BLE001 - every failure goes back to the command
-        raise _portable(e) from None
+        raise forked.portable(e, "the drawing process") from None
+    finally:  # what the part used goes back to the system before the next part
+        _release_memory()
 
 
 def present(folder: str | Path, verified: bool = False,

@@ -357,7 +357,8 @@ class Merger:
     def _write(self, kind: str, table: pa.Table) -> None:
         """Write one row group, hash what the file gained, and show the runs to `on_rows`."""
         layout = LAYOUTS[kind]
-        group = layout.prepare(table.combine_chunks())
+        group = layout.prepare(table.combine_chunks() if layout.dictionary else
+                               _numbers_as_chunks(table))
         self.writers[kind].write_table(group, row_group_size=layout.row_group)
         self.hashes[kind].update()
         if kind == "runs" and self.on_rows is not None:
@@ -390,6 +391,27 @@ class Merger:
                 writer.close()
             files.settled(self.tmp[kind])
         self.writers.clear()
+
+
+#: the Parquet writer's page size (pyarrow's default `data_page_size`)
+PAGE_BYTES = 1024 * 1024
+
+
+def _numbers_as_chunks(table: pa.Table) -> pa.Table:
+    """A row group as written: its columns of numbers and booleans as the chunks that make it
+    (not copied into one array: 20 MB for each row group of the baseline's runs, most of the
+    merge's working set), its other columns combined. The file is the same either way: the
+    Parquet writer takes a column chunk by chunk, in batches of rows from each chunk's start,
+    and checks the page's size after each batch, so where a page ends could depend on where
+    the chunks end; a column of numbers holds at most 8 bytes a row, 80 KB a row group of
+    `RUNS`, far below a page (1 MB), while a text column may not (a dictionary of more than
+    1 MB is given up at a batch's end)."""
+    fixed = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
+    if table.num_rows * 8 >= PAGE_BYTES:  # a page could fill: all combined (never for RUNS)
+        return table.combine_chunks()
+    columns = [col if any(k(f.type) for k in fixed) else col.combine_chunks()
+               for f, col in zip(table.schema, table.columns, strict=True)]
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 # ---------------------------------------------------------------------------- reading back
