@@ -160,13 +160,15 @@ def where(*args, **kwargs):
     print("runs in", os.getpid(), flush=True)
     return real(*args, **kwargs)
 cli._run_adding_up = where
+cli.APART_RUNS = 1  # this small experiment too
 sys.exit(cli.main(sys.argv[1:]))
 """
 
 
 def test_the_command_line_computes_its_runs_apart_with_the_same_files(tmp_path, baseline):
-    """`run` computes its runs in a process of its own (which ends, and takes the memory the
-    runs leave behind with it) and adds them up there: the files are those of the runs
+    """`run` computes a large experiment's runs in a process of its own (which ends, and takes
+    the memory the runs leave behind with it; `cli.APART_RUNS`, lowered here) and adds them
+    up there: the files are those of the runs
     computed here, and the summary is the one added up there (runs.parquet is not read for
     it) and equal to the file's."""
     args = ["run", str(BASELINE), "--runs", "700", "--seed", "9", "--workers", "2",
