@@ -274,7 +274,8 @@ class Presenter:
     benchmarks/bench_speed.py), which a command used to pay after its runs, once in each
     drawing process. The presenter imports them at once (`DRAWING_MODULES`), on the core the
     command leaves free while it loads the model and computes the runs (or until the runs
-    are done: what is left is imported by the part that needs it), then waits; `draw` hands it
+    are done: what is left is imported by the part that needs it; for a large experiment, only
+    as it draws: `EAGER_RUNS`), then waits; `draw` hands it
     the results folder and its summary, and it draws the presentation exactly as `draw`
     would (the drawing processes of `_draw_parts` are forked from it, so they share its
     libraries instead of importing them each). It is started only where drawing processes
