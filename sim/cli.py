@@ -221,7 +221,6 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
     called with the summary as soon as it is computed, before the plots are drawn)."""
     from .analysis.present import EAGER_RUNS, Presenter, present
     from .analysis.summary import Accumulator
-    from .experiments import run_experiment
     from .experiments.runner import counterfactual_runs
 
     runs = args.runs or loaded.scenario.runs
@@ -240,7 +239,7 @@ def _run_and_present(loaded, args, chunk=None, on_summary=None):
         if options["executor"] is None and runs >= APART_RUNS:  # in a process that ends
             result, acc = forked.call_apart(_run_adding_up, loaded, runs, seed, acc, options)
         else:  # a Dask client lives here; a small experiment leaves little behind
-            result = run_experiment(loaded, runs, seed, **options, on_rows=acc.add)
+            result, acc = _run_adding_up(loaded, runs, seed, acc, options)
         if result.summary is None:  # a reused folder keeps its presentation untouched
             result.summary = present(result.folder, verified=True, on_summary=on_summary,
                                      workers=args.workers, presenter=presenter,

@@ -26,10 +26,10 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
 
-def _script(body: str, *args, **kw) -> subprocess.CompletedProcess | subprocess.Popen:
+def _script(body: str) -> subprocess.CompletedProcess:
     """`body` run by a fresh Python (one thread: `call_apart` forks there, as in a command)."""
-    return subprocess.run([sys.executable, "-c", body, *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120, **kw)
+    return subprocess.run([sys.executable, "-c", body], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
 
 
 def test_the_call_is_computed_elsewhere_and_its_value_comes_back():
