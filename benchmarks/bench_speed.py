@@ -18,6 +18,7 @@ time divides.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -97,11 +98,17 @@ class Peak:
 USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+#: the seconds the last `command` reports for computing and writing its runs ("N runs, master
+#: seed S, in X s (R runs/s)."), read from its results folder (metadata.json, `wall_s`)
+RUNS_SECONDS: list[float | None] = [None]
+
+
 def command(args: list[str], out: str, env: dict | None = None
             ) -> tuple[float, float | None, float]:
     """Run `python run.py ARGS --out OUT`: (wall seconds, seconds until the summary's first
     line was printed, peak memory in MB: the largest PSS of the command and every process it
-    started, summed, sampled every 20 ms, so this command's alone)."""
+    started, summed, sampled every 20 ms, so this command's alone). The seconds the command
+    reports for its runs go to `RUNS_SECONDS`."""
     cmd = [sys.executable, str(ROOT / "run.py"), *args, "--out", out, "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -114,6 +121,8 @@ def command(args: list[str], out: str, env: dict | None = None
     if proc.wait() != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}")
     wall = time.perf_counter() - t0
+    made = list(Path(out).glob("*/*/metadata.json"))
+    RUNS_SECONDS[0] = json.loads(made[0].read_text())["wall_s"] if len(made) == 1 else None
     return wall, first, peak.stop()
 
 
@@ -161,14 +170,24 @@ def bench_first_command() -> None:
 
 
 def bench_runs(runs: int, target: float | None, workers: int = 2,
-               options: tuple[str, ...] = ()) -> float:
+               options: tuple[str, ...] = (), whole: bool = True) -> float:
+    """A run of `runs` runs: the whole command's rate and the rate of its runs as the command
+    reports them (computed and written, the summary and drawing not counted). The target is
+    judged on the whole command (`whole`: the issue's 4,000 runs, "whole command") or on the
+    runs (its 100,000 runs: the issue's baseline figure for them, 1,085 runs/s, is the
+    runner's rate)."""
     with tempfile.TemporaryDirectory() as tmp:
         wall, _, mb = command(["run", str(BASELINE), "--runs", str(runs), "--workers",
                                str(workers), *options], tmp)
     rate = runs / wall
-    goal = f"; target >= {target:,.0f} runs/s: {verdict(rate >= target)}" if target else ""
-    say(f"run --runs {runs:,} --workers {workers}{''.join(' ' + o for o in options)} (whole "
-        f"command): {wall:.1f} s, {rate:,.0f} runs/s, peak memory {mb:,.0f} MB{goal}")
+    seconds = RUNS_SECONDS[0]
+    runs_rate = runs / seconds
+    judged = rate if whole else runs_rate
+    goal = (f"; target >= {target:,.0f} runs/s ({'whole command' if whole else 'its runs'}): "
+            f"{verdict(judged >= target)}") if target else ""
+    say(f"run --runs {runs:,} --workers {workers}{''.join(' ' + o for o in options)}: whole "
+        f"command {wall:.1f} s, {rate:,.0f} runs/s; its runs (as the command reports them) "
+        f"{seconds:.1f} s, {runs_rate:,.0f} runs/s; peak memory {mb:,.0f} MB{goal}")
     return wall
 
 
@@ -176,9 +195,11 @@ def bench_million(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wall, _, mb = command(["run", str(BASELINE), "--runs", str(runs), "--workers", "2"],
                               tmp)
+    seconds = RUNS_SECONDS[0]
     say(f"run --runs {runs:,} --workers 2 (whole command): {wall:.1f} s ({runs / wall:,.0f} "
-        f"runs/s), peak memory {mb:,.0f} MB; target under 60 s: {verdict(wall < 60)}, "
-        f"under 500 MB: {verdict(mb < 500)}")
+        f"runs/s; its runs, as the command reports them, {seconds:.1f} s, "
+        f"{runs / seconds:,.0f} runs/s), peak memory {mb:,.0f} MB; target under 60 s: "
+        f"{verdict(wall < 60)}, under 500 MB: {verdict(mb < 500)}")
 
 
 # ------------------------------------------------------------------ against mesa.batch_run
@@ -410,7 +431,7 @@ def main() -> None:
         bench_first_command()
     bench_runs(4_000, None if q else 2_000)
     bench_runs(4_000, None, options=("--no-feature-scores",))  # the report without its slowest part
-    bench_runs(20_000 if q else 100_000, None if q else 20_000)
+    bench_runs(20_000 if q else 100_000, None if q else 20_000, whole=False)
     if not q:
         bench_million(1_000_000)
     bench_batch_run(300 if q else 2_000)
