@@ -98,17 +98,13 @@ class Peak:
 USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-#: the seconds the last `command` reports for computing and writing its runs ("N runs, master
-#: seed S, in X s (R runs/s)."), read from its results folder (metadata.json, `wall_s`)
-RUNS_SECONDS: list[float | None] = [None]
-
-
 def command(args: list[str], out: str, env: dict | None = None
-            ) -> tuple[float, float | None, float]:
+            ) -> tuple[float, float | None, float, float | None]:
     """Run `python run.py ARGS --out OUT`: (wall seconds, seconds until the summary's first
     line was printed, peak memory in MB: the largest PSS of the command and every process it
-    started, summed, sampled every 20 ms, so this command's alone). The seconds the command
-    reports for its runs go to `RUNS_SECONDS`."""
+    started, summed, sampled every 20 ms, so this command's alone, and the seconds the
+    command reports for computing and writing its runs: "N runs, master seed S, in X s",
+    read from its results folder's metadata.json, or None without one)."""
     cmd = [sys.executable, str(ROOT / "run.py"), *args, "--out", out, "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -122,8 +118,8 @@ def command(args: list[str], out: str, env: dict | None = None
         raise SystemExit(f"failed: {' '.join(cmd)}")
     wall = time.perf_counter() - t0
     made = list(Path(out).glob("*/*/metadata.json"))
-    RUNS_SECONDS[0] = json.loads(made[0].read_text())["wall_s"] if len(made) == 1 else None
-    return wall, first, peak.stop()
+    seconds = json.loads(made[0].read_text())["wall_s"] if len(made) == 1 else None
+    return wall, first, peak.stop(), seconds
 
 
 def bench_default_command(repeats: int) -> None:
@@ -132,7 +128,7 @@ def bench_default_command(repeats: int) -> None:
     firsts, walls = [], []
     for i in range(repeats + 1):
         with tempfile.TemporaryDirectory() as tmp:
-            wall, first, _ = command(["run", str(BASELINE.relative_to(ROOT))], tmp)
+            wall, first, _, _ = command(["run", str(BASELINE.relative_to(ROOT))], tmp)
         if i == 0:
             continue
         firsts.append(first)
@@ -157,7 +153,7 @@ def bench_first_command() -> None:
     then the wait for that compile to end (the lock it holds)."""
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        wall, first, peak = command(["run", str(BASELINE.relative_to(ROOT))], tmp,
+        wall, first, peak, _ = command(["run", str(BASELINE.relative_to(ROOT))], tmp,
                                     env={**USER_ENV, "NUMBA_CACHE_DIR": cache})
         while any(b"sim.model.compile" in _cmdline(f)  # the background compile
                   for f in Path("/proc").glob("[0-9]*/cmdline")):
@@ -177,10 +173,9 @@ def bench_runs(runs: int, target: float | None, workers: int = 2,
     runs (its 100,000 runs: the issue's baseline figure for them, 1,085 runs/s, is the
     runner's rate)."""
     with tempfile.TemporaryDirectory() as tmp:
-        wall, _, mb = command(["run", str(BASELINE), "--runs", str(runs), "--workers",
-                               str(workers), *options], tmp)
+        wall, _, mb, seconds = command(["run", str(BASELINE), "--runs", str(runs),
+                                        "--workers", str(workers), *options], tmp)
     rate = runs / wall
-    seconds = RUNS_SECONDS[0]
     runs_rate = runs / seconds
     judged = rate if whole else runs_rate
     goal = (f"; target >= {target:,.0f} runs/s ({'whole command' if whole else 'its runs'}): "
@@ -193,9 +188,8 @@ def bench_runs(runs: int, target: float | None, workers: int = 2,
 
 def bench_million(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        wall, _, mb = command(["run", str(BASELINE), "--runs", str(runs), "--workers", "2"],
-                              tmp)
-    seconds = RUNS_SECONDS[0]
+        wall, _, mb, seconds = command(["run", str(BASELINE), "--runs", str(runs),
+                                        "--workers", "2"], tmp)
     say(f"run --runs {runs:,} --workers 2 (whole command): {wall:.1f} s ({runs / wall:,.0f} "
         f"runs/s; its runs, as the command reports them, {seconds:.1f} s, "
         f"{runs / seconds:,.0f} runs/s), peak memory {mb:,.0f} MB; target under 60 s: "

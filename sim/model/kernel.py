@@ -132,19 +132,17 @@ def _mix(z):
 
 
 @njit(cache=True, _nrt=False)
-def _uniform(seed, salt, key, rnd):
-    """`rng.uniform(seed, stream, rng.slot(key, rnd))` with uint64 arithmetic."""
-    base = _mix(_U64(seed) ^ salt)
-    counter = key + _U64(rnd) * _GAMMA
-    return np.float64(_mix(base + counter * _GAMMA) >> _U64(11)) * _TO_UNIT
-
-
-@njit(cache=True, _nrt=False)
 def _draw(base, key, rnd):
     """`_uniform(seed, salt, key, rnd)` given its base, `_mix(seed ^ salt)`, which a run
     computes once for each stream instead of at every draw."""
     counter = key + _U64(rnd) * _GAMMA
     return np.float64(_mix(base + counter * _GAMMA) >> _U64(11)) * _TO_UNIT
+
+
+@njit(cache=True, _nrt=False)
+def _uniform(seed, salt, key, rnd):
+    """`rng.uniform(seed, stream, rng.slot(key, rnd))` with uint64 arithmetic."""
+    return _draw(_mix(_U64(seed) ^ salt), key, rnd)
 
 
 @njit(cache=True)
