@@ -127,3 +127,52 @@ def test_the_command_line_uses_the_c_librarys_allocator_unless_told_otherwise():
                              check=True, env=env if chosen is None else
                              {**env, "ARROW_DEFAULT_MEMORY_POOL": chosen})
         assert out.stdout.strip() == expected
+
+
+def test_round_records_are_written_whole_as_soon_as_their_runs_are_in(tmp_path, baseline,
+                                                                      monkeypatch):
+    """The round records of the first 90 of 400 runs end inside a chunk: the last row group of
+    rounds.parquet is written when the chunks before that row are merged, not at the end (it
+    no longer waits for the runs without records), and the file is the same, byte for byte,
+    as the one of chunks that end where the records end, or of one chunk."""
+    from sim.experiments import store
+
+    writes = []
+    original = store.Merger._write
+
+    def recorded(self, kind, table):
+        writes.append((kind, self.next, table.num_rows))
+        original(self, kind, table)
+
+    monkeypatch.setattr(store.Merger, "_write", recorded)
+    folders = []
+    for i, chunk in enumerate((40, 90, 400)):
+        writes.clear()
+        res = run_experiment(baseline, 400, seed=3, rounds=90, chunk=chunk,
+                             out=tmp_path / f"c{chunk}", log=_quiet)
+        folders.append(res.folder)
+        rounds = [w for w in writes if w[0] == "rounds"]
+        assert sum(w[2] for w in rounds) == pq.read_metadata(
+            res.folder / "rounds.parquet").num_rows > 90
+        if i == 0:  # written once the chunk holding run 89 (80-119) is in, before run 120
+            assert rounds[-1][1] == 120
+            assert writes.index(rounds[-1]) < len(writes) - 1  # runs were written after it
+    for name in ("rounds.parquet", "runs.parquet"):
+        assert len({(f / name).read_bytes() for f in folders}) == 1, name
+
+
+def test_rows_of_a_table_after_its_end_are_refused(tmp_path, baseline):
+    """A chunk with round records past the row the merge was told they end at is an error,
+    never rows written after the file's last row group."""
+    from sim.experiments import runner, store
+
+    tables = runner.compute_chunk(baseline, 3, 0, 20, rounds=20, counterfactuals=0)
+    later = runner.compute_chunk(baseline, 3, 20, 40, rounds=40, counterfactuals=0)
+    chunks = store.ChunkStore(tmp_path, {}, ["runs", "rounds"], _quiet)
+    merger = store.Merger(tmp_path, chunks, [(0, 20), (20, 40)], lambda a, b, t: t,
+                          ends={"rounds": 20})
+    merger.ready(0, dict(zip(["runs", "rounds"], tables, strict=True)))
+    assert "rounds" in merger.complete
+    with pytest.raises(RuntimeError, match="rounds rows after"):
+        merger.ready(20, dict(zip(["runs", "rounds"], later, strict=True)))
+    merger.abort()

@@ -530,7 +530,7 @@ class _Job:
         reused = sum(b - a for a, b in done)
         merger = Merger(partial, chunks, self.ranges, lambda a, b, table: with_params(
             self.loaded, self.seed, a, b, self._points_for(a, b), self.runs, table),
-            self.on_rows)
+            self.on_rows, ends=None if self.points else {"rounds": self.rounds})
         started, t0 = dt.datetime.now(dt.UTC), time.perf_counter()
 
         def save(a, b, tables, encoded):

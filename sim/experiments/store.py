@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -305,12 +306,18 @@ class Merger:
 
     def __init__(self, folder: Path, chunks: ChunkStore, ranges: list[tuple[int, int]],
                  restore: Callable[[int, int, pa.Table], pa.Table],
-                 on_rows: Callable[[pa.Table], None] | None = None):
+                 on_rows: Callable[[pa.Table], None] | None = None,
+                 ends: dict[str, int] | None = None):
         self.folder, self.chunks, self.kinds = folder, chunks, chunks.kinds
         #: restore(start, stop, table): a runs table read from a chunk file, made whole
         self.restore = restore
         #: on_rows(table): each row group of runs.parquet as it is written, in row order
         self.on_rows = on_rows
+        #: ends[kind]: the row of the experiment from which that table has no more rows (the
+        #: round records of the first runs, say): its last row group is written as soon as
+        #: the rows before it are in, while the runs go on, not at the end
+        self.ends = dict(ends or {})
+        self.complete: set[str] = set()
         self.starts = {a: b for a, b in ranges}
         self.next = 0
         self.waiting: dict[int, dict[str, bytes] | None] = {}
@@ -338,9 +345,16 @@ class Merger:
                         table = self.restore(a, b, table)
                 self._append(kind, table)
             self.next = b
+            for kind in self.kinds:
+                if kind not in self.complete and self.next >= self.ends.get(kind, math.inf):
+                    self._last_group(kind)
 
     def _append(self, kind: str, table: pa.Table) -> None:
         layout: Layout = LAYOUTS[kind]
+        if kind in self.complete:
+            if table.num_rows:
+                raise RuntimeError(f"{kind} rows after the row its table was said to end at")
+            return
         with files.storage(self.tmp[kind]):
             if kind not in self.writers:
                 self.writers[kind] = pq.ParquetWriter(self.tmp[kind],
@@ -364,6 +378,14 @@ class Merger:
         if kind == "runs" and self.on_rows is not None:
             self.on_rows(group)
 
+    def _last_group(self, kind: str) -> None:
+        """Write the rows of `kind` still buffered (its last row group): no more will come."""
+        if self.buffered[kind]:
+            with files.storage(self.tmp[kind]):
+                self._write(kind, pa.concat_tables(self.buffers[kind]))
+        self.buffers[kind], self.buffered[kind] = [], 0
+        self.complete.add(kind)
+
     def finish(self) -> dict:
         """Write what is left, put the files in place; return their sizes and hashes."""
         if self.next != max(self.starts.values(), default=0) or self.waiting:
@@ -373,8 +395,7 @@ class Merger:
             layout = LAYOUTS[kind]
             dest = self.folder / layout.file
             with files.storage(dest):
-                if self.buffered[kind]:
-                    self._write(kind, pa.concat_tables(self.buffers[kind]))
+                self._last_group(kind)
                 self.writers.pop(kind).close()
                 digest = self.hashes[kind].update()  # the footer, and anything not yet hashed
                 if digest.size != self.tmp[kind].stat().st_size:  # never: the file only grows
