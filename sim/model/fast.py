@@ -303,8 +303,9 @@ def _param_columns(loaded, drawn, fixed, n) -> dict[str, np.ndarray]:
     """The `param.<path>` columns: each uncertain parameter as drawn (or fixed), then each
     parameter fixed by a point that is not uncertain."""
     col = {}
+    by_parameter = np.ascontiguousarray(drawn.T)  # one copy, each column then contiguous
     for p_i, (path, _) in enumerate(loaded.uncertain):
-        col[f"param.{path}"] = drawn[:, p_i]
+        col[f"param.{path}"] = by_parameter[p_i]
     for path, value in (fixed or {}).items():
         if f"param.{path}" not in col:
             col[f"param.{path}"] = np.broadcast_to(np.asarray(value, np.float64), (n,)).copy()
@@ -453,6 +454,20 @@ def simulate_block(loaded, seeds, *, fixed: dict | None = None, counterfactuals=
                     contributors, names)
 
 
+def _firing_order(fired: np.ndarray) -> np.ndarray:
+    """Each run's fired events as their places in the order they fired (by round, then by
+    index; -1: not fired), in place of the rounds they fired in: the events' text depends on
+    that order alone, so runs whose events fired in the same order but in other rounds share
+    a row, and their text is made once (the rounds made a row per timing: a fifth of the
+    outcome columns' time)."""
+    n, e = fired.shape
+    key = np.where(fired >= 0, fired * e + np.arange(e), np.iinfo(np.int64).max)
+    place = np.empty_like(fired)
+    np.put_along_axis(place, np.argsort(key, axis=1, kind="stable"),
+                      np.broadcast_to(np.arange(e), (n, e)), axis=1)
+    return np.where(fired >= 0, place, -1)
+
+
 def _dates(s, rounds: int) -> tuple:
     """The date of each round 1..`rounds`, as text."""
     import datetime as dt
@@ -533,7 +548,7 @@ def _columns(loaded, plan, seeds, drawn, fixed, o, tried, formed_with, cap, roun
     for q, name in enumerate(COUNT_NAMES):
         col[name] = ints[:, 5 + q]
     col["waves"] = ints[:, 14]
-    col["events"] = _rows_as_labels(o["fired"], lambda row: "+".join(
+    col["events"] = _rows_as_labels(_firing_order(o["fired"]), lambda row: "+".join(
         s.events[e].name for e in sorted((e for e in range(len(row)) if row[e] >= 0),
                                          key=lambda e: (row[e], e))),
                                    plan.texts_of("events")) if len(s.events) \
