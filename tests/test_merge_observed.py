@@ -12,6 +12,8 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import run_experiment
 from sim.analysis import present as present_module
@@ -176,3 +178,57 @@ def test_rows_of_a_table_after_its_end_are_refused(tmp_path, baseline):
     with pytest.raises(RuntimeError, match="rounds rows after"):
         merger.ready(20, dict(zip(["runs", "rounds"], later, strict=True)))
     merger.abort()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "cc", "", "é"])),
+                         max_size=12), max_size=5), st.data())
+def test_text_in_order_of_appearance_is_what_dictionary_encode_gives(pieces, data):
+    """A row group's text column, given in chunks each dictionary-encoded with its own
+    dictionary in any order (as the workers send round records), or plain, or sliced, comes
+    out as `dictionary_encode` makes it from the plain texts: the same dictionary (values
+    in order of first appearance), the same indices, nulls null with index 0."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from sim.experiments.tables import in_order_of_appearance
+
+    chunks = []
+    for piece in pieces:
+        labels = sorted({v for v in piece if v is not None})
+        labels = data.draw(st.permutations(labels)) + data.draw(
+            st.lists(st.sampled_from(["zz", "a", "unused"]), max_size=2))  # extra, repeated
+        how = data.draw(st.sampled_from(["dictionary", "plain", "sliced"]))
+        if how == "plain":
+            chunks.append(pa.array(piece, pa.string()))
+            continue
+        codes = [None if v is None else labels.index(v) for v in piece]
+        encoded = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()),
+                                                 pa.array(labels, pa.string()))
+        if how == "sliced":  # the same values, cut out of a longer array
+            longer = pa.DictionaryArray.from_arrays(
+                pa.array([0] * 3 + codes + [0] * 2, pa.int32()) if labels else
+                pa.array([None] * 3 + codes + [None] * 2, pa.int32()),
+                pa.array(labels, pa.string()))
+            encoded = longer.slice(3, len(codes))
+        chunks.append(encoded)
+    plain = pa.array([v for piece in pieces for v in piece], pa.string())
+    got = in_order_of_appearance(pa.chunked_array(chunks, pa.string()) if not chunks
+                                 else _as_one_type(chunks))
+    want = pc.dictionary_encode(plain)
+    assert got.dictionary.equals(want.dictionary)
+    assert got.indices.equals(want.indices)
+    assert got.indices.buffers()[1].to_pybytes()[:4 * len(plain)] == \
+        want.indices.buffers()[1].to_pybytes()[:4 * len(plain)]
+
+
+def _as_one_type(chunks):
+    """Chunks of one type, as a table's column holds them: plain chunks dictionary-encoded
+    where the others are encoded (a column has one type)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if any(pa.types.is_dictionary(c.type) for c in chunks):
+        chunks = [c if pa.types.is_dictionary(c.type) else pc.dictionary_encode(c)
+                  for c in chunks]
+    return pa.chunked_array(chunks)

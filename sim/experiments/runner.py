@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..scenario import LoadedScenario, ScenarioError, load_scenario
 from . import files, store
@@ -36,7 +37,16 @@ from .pool import check_workers, executor_for, run_tasks
 from .progress import Progress
 from .seeds import run_seeds
 from .store import ChunkStore, Experiment, Merger, ResultError
-from .tables import PARAM, from_numpy, rounds_schema, runs_schema, stored_part, texts, to_chunk
+from .tables import (
+    PARAM,
+    ROUNDS,
+    from_numpy,
+    rounds_schema,
+    runs_schema,
+    stored_part,
+    texts,
+    to_chunk,
+)
 
 # ---------------------------------------------------------------------------- one chunk
 
@@ -69,7 +79,8 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
                   counterfactuals: int = COUNTERFACTUAL_RUNS, engine: str = "fast"
                   ) -> tuple[pa.Table, pa.Table | None]:
     """Rows start..stop-1 of an experiment: (runs table, rounds table or None). The rounds
-    table holds the runs with an index below `rounds` (None if `rounds` is 0).
+    table holds the runs with an index below `rounds` (None if `rounds` is 0), its text
+    columns dictionary-encoded, as rounds.parquet keeps them.
 
     Without points, row i is run i. With points, row r is run r % `runs` of point r // `runs`,
     and `points[k]` gives point k's fixed values (a list, or a mapping holding at least the
@@ -90,6 +101,10 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
         raise ValueError("compute_chunk: `runs` (per point) is needed with points")
     point_paths = list(points[start // runs]) if has_points else []
     runs_schema_ = runs_schema(loaded, point_paths, has_points)
+    # the round records' texts stay codes into their labels (dictionary-encoded), as
+    # rounds.parquet keeps them: a tenth of the bytes of the texts, which the merge would
+    # otherwise make, then hash and encode again
+    rounds_schema_ = ROUNDS.schema(rounds_schema(loaded, has_points))
     parts, round_parts = [], []
     for run_idx, point_idx, seeds, fixed, with_rounds in _blocks(master, start, stop, points,
                                                                  rounds, runs):
@@ -103,14 +118,14 @@ def compute_chunk(loaded: LoadedScenario, master: int, start: int, stop: int,
             row = rc["run"]  # the row of the run in the block
             rkey = {"point": point_idx[row], "run": run_idx[row]} if has_points else \
                 {"run": run_idx[row]}
-            round_parts.append(_table(rounds_schema(loaded, has_points), {**rc, **rkey}))
+            round_parts.append(_table(rounds_schema_, {**rc, **rkey}))
     runs_table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if not rounds:
         return runs_table, None
     if not round_parts:
-        return runs_table, rounds_schema(loaded, has_points).empty_table()
-    return runs_table, (pa.concat_tables(round_parts) if len(round_parts) > 1
-                        else round_parts[0])
+        return runs_table, rounds_schema_.empty_table()
+    return runs_table, (pa.concat_tables(round_parts).unify_dictionaries()
+                        if len(round_parts) > 1 else round_parts[0])
 
 
 def _blocks(master: int, start: int, stop: int, points, rounds: int, runs: int | None):
@@ -187,7 +202,11 @@ def _table(schema: pa.Schema, columns: dict) -> pa.Table:
         if isinstance(values, Labels):
             codes = values.codes
             indices = from_numpy(codes.astype(np.int32), pa.int32(), mask=codes < 0)
-            arrays.append(_dictionary(values.labels).take(indices))
+            labels = _dictionary(values.labels)
+            arrays.append(pa.DictionaryArray.from_arrays(indices, labels)
+                          if pa.types.is_dictionary(f.type) else labels.take(indices))
+        elif pa.types.is_dictionary(f.type):  # the reference model's texts
+            arrays.append(pc.dictionary_encode(texts(values)))
         elif f.nullable and pa.types.is_integer(f.type):
             values = np.asarray(values, dtype=np.int64)
             arrays.append(from_numpy(values, f.type, mask=values < 0))
@@ -464,7 +483,7 @@ class _Job:
             layout = store.LAYOUTS["rounds"]
             whole = pa.concat_tables([p[1] for p in ordered])
             tables["rounds"] = pa.concat_tables([
-                layout.prepare(whole.slice(i, layout.row_group).combine_chunks())
+                layout.prepare(whole.slice(i, layout.row_group))
                 for i in range(0, max(whole.num_rows, 1), layout.row_group)])
         meta = self._metadata(store.experiment_id(self.identity), started, wall, 0, None)
         return Experiment(meta, None, False, None, tables)

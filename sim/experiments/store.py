@@ -371,8 +371,7 @@ class Merger:
     def _write(self, kind: str, table: pa.Table) -> None:
         """Write one row group, hash what the file gained, and show the runs to `on_rows`."""
         layout = LAYOUTS[kind]
-        group = layout.prepare(table.combine_chunks() if layout.dictionary else
-                               _numbers_as_chunks(table))
+        group = layout.prepare(table) if layout.dictionary else _numbers_as_chunks(table)
         self.writers[kind].write_table(group, row_group_size=layout.row_group)
         self.hashes[kind].update()
         if kind == "runs" and self.on_rows is not None:
