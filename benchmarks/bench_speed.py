@@ -2,13 +2,14 @@
 where the target says so. Prints one line per figure and writes them to
 benchmarks/latest.txt.
 
-    python benchmarks/bench_speed.py            # every target (about 12 minutes on 2 cores)
+    python benchmarks/bench_speed.py            # every target (about 15 minutes on 2 cores)
     python benchmarks/bench_speed.py --quick    # smaller counts, a smoke check (no targets)
 
 Figures: `python run.py` (300 runs: results folder, summary, plots and report) until its
 summary is printed and until it ends, also on a new install (numba's cache empty: the Mesa
 model computes the runs while the fast path compiles in the background); `run --runs 4000
---workers 2` and 100,000 and 1,000,000 runs, whole command (runs/s, peak memory); the runner
+--workers 2` and 100,000 and 1,000,000 runs, whole command (runs/s; peak memory from one more
+command, sampled, since sampling takes a quarter of a core: `command`); the runner
 against `mesa.batch_run` on the same Mesa model and runs; a Sobol analysis of 10 parameters
 (N=512, second order, 10 runs a point); counterfactual attribution on 10,000 runs; the cost of
 one run in the Mesa reference model and in the compiled fast path, and how the fast path's
@@ -98,18 +99,24 @@ class Peak:
 USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def command(args: list[str], out: str, env: dict | None = None
-            ) -> tuple[float, float | None, float, float | None]:
+def command(args: list[str], out: str, env: dict | None = None, sample: bool = False
+            ) -> tuple[float, float | None, float | None, float | None]:
     """Run `python run.py ARGS --out OUT`: (wall seconds, seconds until the summary's first
-    line was printed, peak memory in MB: the largest PSS of the command and every process it
-    started, summed, sampled every 20 ms, so this command's alone, and the seconds the
-    command reports for computing and writing its runs: "N runs, master seed S, in X s",
-    read from its results folder's metadata.json, or None without one)."""
+    line was printed, with `sample` the peak memory in MB (the largest PSS of the command and
+    every process it started, summed, sampled every 20 ms, so this command's alone; None
+    without), and the seconds the command reports for computing and writing its runs: "N
+    runs, master seed S, in X s", read from its results folder's metadata.json, or None
+    without one).
+
+    A sampled command is not a timed one: each sample reads the processes' page tables
+    (`smaps_rollup`), about 9 ms of processor time for the 360 MB of 100,000 runs, a quarter
+    of a core at this rate: 100,000 runs took 1.10-1.26 times as long sampled (four pairs).
+    So the times come from commands left alone, and the memory from one more, sampled."""
     cmd = [sys.executable, str(ROOT / "run.py"), *args, "--out", out, "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=USER_ENV if env is None else env)
-    peak = Peak(proc.pid)
+    peak = Peak(proc.pid) if sample else None
     first = None
     for line in proc.stdout:
         if first is None and line.strip():
@@ -119,7 +126,13 @@ def command(args: list[str], out: str, env: dict | None = None
     wall = time.perf_counter() - t0
     made = list(Path(out).glob("*/*/metadata.json"))
     seconds = json.loads(made[0].read_text())["wall_s"] if len(made) == 1 else None
-    return wall, first, peak.stop(), seconds
+    return wall, first, None if peak is None else peak.stop(), seconds
+
+
+def peak_of(args: list[str]) -> float:
+    """The peak memory of one more command `run.py ARGS`, sampled (`command`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return command(args, tmp, sample=True)[2]
 
 
 def bench_default_command(repeats: int) -> None:
@@ -154,7 +167,8 @@ def bench_first_command() -> None:
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         wall, first, peak, _ = command(["run", str(BASELINE.relative_to(ROOT))], tmp,
-                                    env={**USER_ENV, "NUMBA_CACHE_DIR": cache})
+                                       env={**USER_ENV, "NUMBA_CACHE_DIR": cache},
+                                       sample=True)  # its times only told, not targets
         while any(b"sim.model.compile" in _cmdline(f)  # the background compile
                   for f in Path("/proc").glob("[0-9]*/cmdline")):
             time.sleep(0.2)
@@ -174,15 +188,15 @@ def bench_runs(runs: int, target: float | None, workers: int = 2,
     runner's rate). With `repeats`, the command is run that many times, each into a new
     folder, and the medians are given with the range of the judged figure: this machine's
     speed drifts by a fifth from minute to minute, which one run cannot tell from a change."""
-    walls, mbs, secs = [], [], []
+    args = ["run", str(BASELINE), "--runs", str(runs), "--workers", str(workers), *options]
+    walls, secs = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            wall, _, mb, seconds = command(["run", str(BASELINE), "--runs", str(runs),
-                                            "--workers", str(workers), *options], tmp)
+            wall, _, _, seconds = command(args, tmp)
         walls.append(wall)
-        mbs.append(mb)
         secs.append(seconds)
-    wall, mb, seconds = (statistics.median(v) for v in (walls, mbs, secs))
+    wall, seconds = statistics.median(walls), statistics.median(secs)
+    mb = peak_of(args)
     rate = runs / wall
     runs_rate = runs / seconds
     judged = rate if whole else runs_rate
@@ -195,18 +209,21 @@ def bench_runs(runs: int, target: float | None, workers: int = 2,
             f"{verdict(judged >= target)}") if target else ""
     say(f"run --runs {runs:,} --workers {workers}{''.join(' ' + o for o in options)}: whole "
         f"command {wall:.1f} s, {rate:,.0f} runs/s; its runs (as the command reports them) "
-        f"{seconds:.1f} s, {runs_rate:,.0f} runs/s; peak memory {max(mbs):,.0f} MB{spread}"
+        f"{seconds:.1f} s, {runs_rate:,.0f} runs/s; peak memory {mb:,.0f} MB (one more "
+        f"command, sampled){spread}"
         f"{goal}")
     return wall
 
 
 def bench_million(runs: int) -> None:
+    args = ["run", str(BASELINE), "--runs", str(runs), "--workers", "2"]
     with tempfile.TemporaryDirectory() as tmp:
-        wall, _, mb, seconds = command(["run", str(BASELINE), "--runs", str(runs),
-                                        "--workers", "2"], tmp)
+        wall, _, _, seconds = command(args, tmp)
+    mb = peak_of(args)
     say(f"run --runs {runs:,} --workers 2 (whole command): {wall:.1f} s ({runs / wall:,.0f} "
         f"runs/s; its runs, as the command reports them, {seconds:.1f} s, "
-        f"{runs / seconds:,.0f} runs/s), peak memory {mb:,.0f} MB; target under 60 s: "
+        f"{runs / seconds:,.0f} runs/s), peak memory {mb:,.0f} MB (one more command, "
+        f"sampled); target under 60 s: "
         f"{verdict(wall < 60)}, under 500 MB: {verdict(mb < 500)}")
 
 
