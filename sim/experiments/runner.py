@@ -413,7 +413,7 @@ class _Job:
 
                 # three chunks per worker in flight keep every worker busy while this thread
                 # merges (writing a row group, 0.1-0.3 s, outlasted two: the workers waited
-                # 0.1-0.4 s in all for 100,000 runs, 0-0.1 s with three); an executor made
+                # 0.1-0.4 s in all for 100,000 runs, 0-0.15 s with three); an executor made
                 # elsewhere does not say how many workers it has
                 inflight = 3 * self.workers if local else max(2 * self.workers, 16)
                 run_tasks(_chunk_task, tasks, arrived, executor=pool, inflight=inflight)
