@@ -155,6 +155,20 @@ def test_runs_file_keeps_the_statistics_readers_filter_on(tmp_path, baseline, su
     first = pq.read_table(res.folder / "runs.parquet", columns=["run"],
                           filters=[("run", "<", 100)])
     assert first.column("run").to_pylist() == list(range(100))
+    # the round records keep their numbers' statistics (`run` above all), not their texts'
+    rounds = _run(tmp_path / "rounds", baseline, runs=6_000, seed=2, chunk=1_500,
+                  rounds=6_000, counterfactuals=0)
+    meta = pq.ParquetFile(rounds.folder / "rounds.parquet").metadata
+    assert meta.num_row_groups >= 2
+    names = meta.schema.names
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        stats = {names[i]: group.column(i).statistics for i in range(group.num_columns)}
+        assert stats["run"] is not None and stats["run"].has_min_max
+        assert stats["round"] is not None and stats["pressure"] is not None
+        assert stats["date"] is None and stats["mandate"] is None
+        assert all(stats[n] is None for n in names if n.startswith("status."))
+    _same_first_runs(rounds.folder / "rounds.parquet", ["run", "round"], 3_000)
     # the presentation's reader of the first runs gives the rows of Arrow's filtered scan
     for cap in (0, 1, 9_999, 10_000, 10_001, 24_999, 25_000, None):
         _same_first_runs(res.folder / "runs.parquet", ["run", "formed", "target"], cap)

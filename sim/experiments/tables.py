@@ -83,21 +83,19 @@ def in_order_of_appearance(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryA
                           + [-1], dtype=np.int64)
         parts.append(lookup[to_numpy(chunk.indices, fill=-1)])
     codes = np.concatenate(parts)
-    valid = codes >= 0
-    found, first = np.unique(codes[valid], return_index=True)
-    order = found[np.argsort(first, kind="stable")]
-    place = np.zeros(max(len(ids), 1), np.int64)  # one at least: an index for the nulls
-    place[order] = np.arange(len(order))
-    indices = np.where(valid, place[np.where(valid, codes, 0)], 0).astype(np.int32)
+    # the ids in order of first appearance, and each row's place among them: Arrow's hashing
+    # of the row group's ids (a tenth of the time of sorting them)
+    encoded = pc.dictionary_encode(from_numpy(codes, pa.int64(), mask=codes < 0))
     values = list(ids)
     return pa.DictionaryArray.from_arrays(
-        from_numpy(indices, pa.int32(), mask=~valid), texts(values[i] for i in order))
+        encoded.indices, texts(values[i] for i in to_numpy(encoded.dictionary)))
 
 
 RUNS = Layout("runs.parquet", 10_000, lean_statistics=True)
 #: one row per run and round: long and repetitive (the same statuses and dates again and
 #: again), so dictionary-encoded and compressed
-ROUNDS = Layout("rounds.parquet", 65_536, {"compression": "zstd"}, dictionary=True)
+ROUNDS = Layout("rounds.parquet", 65_536, {"compression": "zstd"}, dictionary=True,
+                lean_statistics=True)  # statistics of its texts: a third of the writing
 
 
 def arrow_field(name: str, kind: str) -> pa.Field:
