@@ -210,8 +210,7 @@ def bench_runs(runs: int, target: float | None, workers: int = 2,
     say(f"run --runs {runs:,} --workers {workers}{''.join(' ' + o for o in options)}: whole "
         f"command {wall:.1f} s, {rate:,.0f} runs/s; its runs (as the command reports them) "
         f"{seconds:.1f} s, {runs_rate:,.0f} runs/s; peak memory {mb:,.0f} MB (one more "
-        f"command, sampled){spread}"
-        f"{goal}")
+        f"command, sampled){spread}{goal}")
     return wall
 
 
@@ -223,8 +222,7 @@ def bench_million(runs: int) -> None:
     say(f"run --runs {runs:,} --workers 2 (whole command): {wall:.1f} s ({runs / wall:,.0f} "
         f"runs/s; its runs, as the command reports them, {seconds:.1f} s, "
         f"{runs / seconds:,.0f} runs/s), peak memory {mb:,.0f} MB (one more command, "
-        f"sampled); target under 60 s: "
-        f"{verdict(wall < 60)}, under 500 MB: {verdict(mb < 500)}")
+        f"sampled); target under 60 s: {verdict(wall < 60)}, under 500 MB: {verdict(mb < 500)}")
 
 
 # ------------------------------------------------------------------ against mesa.batch_run
