@@ -1040,6 +1040,43 @@ def test_presenter_imports_what_drawing_needs_but_not_scikit_learn():
     assert "sim.analysis.plots" in p.DRAWING_MODULES
 
 
+_BEHIND = """
+import os, sys, threading
+sys.path.insert(0, sys.argv[1])
+from sim.analysis import present as p
+main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+importing = p._import_behind(("probe_first", "probe_slow", "probe_never"))
+import probe_slow_started  # noqa: set up by the test: an Event the slow module sets
+probe_slow_started.event.wait(30)
+importing.stop()  # while probe_slow sleeps: it ends, probe_never is not imported
+import probe_first
+print(main, probe_first.nice, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+      "probe_slow" in sys.modules, "probe_never" in sys.modules, threading.active_count())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own priority")
+def test_the_presenter_imports_behind_the_runs_and_stops_before_drawing(tmp_path):
+    """The presenter's imports run on a thread of the lowest priority (nice 19), so they take
+    no processor time from the runs, while its main thread (which draws, and forks the
+    drawing processes) keeps the command's; `stop` waits for the module under way and
+    imports no other, and leaves no thread behind (a fork beside one is unsafe)."""
+    (tmp_path / "probe_first.py").write_text(
+        "import os, threading\n"
+        "nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())\n")
+    (tmp_path / "probe_slow_started.py").write_text(
+        "import threading\nevent = threading.Event()\n")
+    (tmp_path / "probe_slow.py").write_text(
+        "import time, probe_slow_started\nprobe_slow_started.event.set()\ntime.sleep(0.5)\n")
+    (tmp_path / "probe_never.py").write_text("raise SystemExit('imported after stop')\n")
+    out = subprocess.run([sys.executable, "-c", _BEHIND, str(tmp_path)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    main, imported_at, main_after, slow, never, threads = out.stdout.split()
+    assert int(imported_at) == 19 and main_after == main != "19"
+    assert (slow, never, threads) == ("True", "False", "1")
+
+
 _LAZY = """
 import pathlib, sys, time
 from sim.analysis import present as p

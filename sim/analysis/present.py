@@ -272,9 +272,10 @@ class Presenter:
 
     Drawing needs pandas, matplotlib and Jinja2: about 1 s of imports (measured by
     benchmarks/bench_speed.py), which a command used to pay after its runs, once in each
-    drawing process. The presenter imports them at once (`DRAWING_MODULES`), on the core the
-    command leaves free while it loads the model and computes the runs (or until the runs
-    are done: what is left is imported by the part that needs it; for a large experiment, only
+    drawing process. The presenter imports them at once (`DRAWING_MODULES`), behind the
+    command's work (a thread of the lowest priority, `_import_behind`: on the processor time
+    the command leaves idle while it loads the model and computes the runs), until the runs
+    are done (what is left is imported by the part that needs it; for a large experiment, only
     as it draws: `EAGER_RUNS`), then waits; `draw` hands it
     the results folder and its summary, and it draws the presentation exactly as `draw`
     would (the drawing processes of `_draw_parts` are forked from it, so they share its
@@ -369,11 +370,52 @@ class Presenter:
         self.close()
 
 
+class _import_behind:
+    """Import `modules` one after the other on a thread of the lowest priority (nice 19: the
+    Linux scheduler gives it the processor only when the command's runs leave a core idle,
+    about 1/70 of one otherwise), until `stop`, which waits for the module being imported.
+
+    At the command's priority, the imports (about 0.9 s of processor time) took their share
+    of the two cores from the runs: 100,000 runs, computed by three threads (two workers and
+    the merge), took about 0.5 s longer. Behind them, they fill the cores' idle moments (the
+    runs' start and tail), and what is left is imported at full speed once the runs are
+    done; the drawing, on the presenter's main thread and the processes forked from it, keeps
+    the command's priority. `stop` is called before any drawing process is forked, so none is
+    forked while this thread runs."""
+
+    def __init__(self, modules: tuple[str, ...]):
+        import threading
+
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(modules,),
+                                        name="imports", daemon=True)
+        self._thread.start()
+
+    def _run(self, modules) -> None:
+        import importlib
+        import threading
+
+        try:  # Linux: this thread's own priority (its id is a process id to setpriority)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (OSError, AttributeError):
+            pass
+        for name in modules:
+            if self._stopping.is_set():
+                return
+            try:
+                importlib.import_module(name)
+            except ImportError:  # drawing will say what is missing, if it needs it
+                pass
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+
 def _presenter_loop(conn, commands_end, command: int, eager: bool) -> None:
     """A presenter's life: import the drawing libraries (`DRAWING_MODULES`), then draw each
     presentation it is sent, answering None (drawn) or the exception, until the command
     closes the pipe. Not `eager`: the libraries are imported as the drawing needs them."""
-    import importlib
     import signal
 
     commands_end.close()  # this process's copy: the pipe ends when the command closes its own
@@ -381,18 +423,16 @@ def _presenter_loop(conn, commands_end, command: int, eager: bool) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held during the fork
     signal.signal(signal.SIGTERM, lambda *_: files.abandon(1))  # `close`, or the command died
     forked.end_with(command)
-    for name in DRAWING_MODULES if eager else ():
-        if conn.poll():  # the runs are done: draw now (what is left is imported on use)
-            break
-        try:
-            importlib.import_module(name)
-        except ImportError:  # drawing will say what is missing, if it needs it
-            pass
+    importing = _import_behind(DRAWING_MODULES) if eager else None
     while True:
         try:
             folder, meta, summary, workers, feature_scores = conn.recv()
         except EOFError:
             return
+        finally:
+            if importing is not None:  # the runs are done: the rest is imported on use
+                importing.stop()
+                importing = None
         try:
             draw(Path(folder), meta, summary, workers, feature_scores=feature_scores)
             answer = None
