@@ -1045,7 +1045,7 @@ import os, sys, threading
 sys.path.insert(0, sys.argv[1])
 from sim.analysis import present as p
 main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-importing = p._import_behind(("probe_first", "probe_slow", "probe_never"))
+importing = p._ImportsBehind(("probe_first", "probe_slow", "probe_never"))
 import probe_slow_started  # noqa: set up by the test: an Event the slow module sets
 probe_slow_started.event.wait(30)
 importing.stop()  # while probe_slow sleeps: it ends, probe_never is not imported

@@ -273,7 +273,7 @@ class Presenter:
     Drawing needs pandas, matplotlib and Jinja2: about 1 s of imports (measured by
     benchmarks/bench_speed.py), which a command used to pay after its runs, once in each
     drawing process. The presenter imports them at once (`DRAWING_MODULES`), behind the
-    command's work (a thread of the lowest priority, `_import_behind`: on the processor time
+    command's work (a thread of the lowest priority, `_ImportsBehind`: on the processor time
     the command leaves idle while it loads the model and computes the runs), until the runs
     are done (what is left is imported by the part that needs it; for a large experiment, only
     as it draws: `EAGER_RUNS`), then waits; `draw` hands it
@@ -370,7 +370,7 @@ class Presenter:
         self.close()
 
 
-class _import_behind:
+class _ImportsBehind:
     """Import `modules` one after the other on a thread of the lowest priority (nice 19: the
     Linux scheduler gives it the processor only when the command's runs leave a core idle,
     about 1/70 of one otherwise), until `stop`, which waits for the module being imported.
@@ -423,7 +423,7 @@ def _presenter_loop(conn, commands_end, command: int, eager: bool) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held during the fork
     signal.signal(signal.SIGTERM, lambda *_: files.abandon(1))  # `close`, or the command died
     forked.end_with(command)
-    importing = _import_behind(DRAWING_MODULES) if eager else None
+    importing = _ImportsBehind(DRAWING_MODULES) if eager else None
     while True:
         try:
             folder, meta, summary, workers, feature_scores = conn.recv()
