@@ -388,6 +388,8 @@ def cmd_sensitivity(args) -> int:
         lo = max(0.0, r[key] - r[f"{key}_conf"])
         print(f"  {r['rank']:>2}. {r['parameter']:<55} {r[key]:.3f} "
               f"({lo:.3f} to {r[key] + r[f'{key}_conf']:.3f})")
+    for out, why in study.info.get("rough", {}).items():
+        print(f"\nRough estimates for {out}: {why}.")
     print(f"\nSensitivity analysis: {folder}/ (open report.html in a browser)")
     return 0
 

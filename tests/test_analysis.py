@@ -10,15 +10,19 @@ import pandas as pd
 import pytest
 
 from sim.analysis.studies import (
+    _sobol_analyze,
+    design,
     discover,
     outcome_mask,
     parse_param,
     parse_vary,
     sensitivity,
     sweep,
+    whole_numbers,
 )
 from sim.api import run_experiment
 from sim.cli import main
+from sim.experiments.runner import check_points
 from sim.scenario import ScenarioError, from_mapping, load_scenario
 
 from .conftest import ROOT, world
@@ -201,6 +205,84 @@ def test_sensitivity_command_writes_its_folder(tmp_path, capsys):
     (folder / "sensitivity.csv").unlink()
     assert main(["report", str(folder)]) == 0  # analysed again from the saved runs
     assert (folder / "sensitivity.csv").read_bytes() == table
+
+
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("method, second", [("morris", False), ("sobol", True)])
+def test_the_default_design_of_every_shipped_scenario_can_be_run(path, method, second):
+    """`sensitivity` studies every uncertain parameter by default, the whole-number ones among
+    them (rounds, contributors): every point of its design must be a point the runner accepts
+    (it refused the baseline's default design once: a count of rounds of 2.47)."""
+    loaded = load_scenario(path)
+    params = [(p, tuple(map(float, d.support()))) for p, d in loaded.uncertain]
+    whole = whole_numbers(loaded, params)
+    assert whole, "the shipped scenarios have whole-number parameters: the test needs one"
+    points, info = design(loaded, method, params, 2, seed=1, second_order=second)
+    check_points(loaded, points)  # raises on a value the scenario would refuse
+    assert info["whole_numbers"] == sorted(whole)
+    bounds = dict(params)
+    for p in whole:
+        values = np.array([pt[p] for pt in points])
+        assert (values == np.round(values)).all(), p
+        assert values.min() >= bounds[p][0] and values.max() <= bounds[p][1], p
+
+
+@pytest.mark.parametrize("hi", range(2, 41))
+def test_every_morris_step_of_a_whole_number_parameter_still_moves_it(baseline, hi):
+    """Morris's analysis reads which input changed at each step of a trajectory, and in which
+    direction, from the points as run. Rounded down to whole numbers, each step must still
+    change exactly the one parameter it changes in SALib's design: 1..hi values, two to forty."""
+    params = [("convener.min_contributors", (1.0, float(hi))), ("convener.pressure", (0.0, 1.0)),
+              (OPPOSITION, (0.0, 1.0))]
+    points, _ = design(baseline, "morris", params, 30, seed=hi)
+    x = np.array([[pt[p] for p, _ in params] for pt in points])
+    steps = np.diff(x.reshape(30, len(params) + 1, len(params)), axis=1)
+    assert ((steps != 0).sum(axis=2) == 1).all()
+
+
+def test_a_sobol_design_takes_each_whole_number_equally_often(baseline):
+    """Drawn over [LO, HI + 1) and rounded down, each whole number of the range has an equal
+    share of the design: within 3 points of a share for 1,024 base samples (a Sobol sequence
+    is nearly even by construction; floating point must not push a value into its neighbour)."""
+    params = [("convener.min_contributors", (2.0, 6.0)), ("convener.pressure", (0.0, 1.0))]
+    points, _ = design(baseline, "sobol", params, 1024, seed=3)
+    values = np.array([pt["convener.min_contributors"] for pt in points])
+    found, counts = np.unique(values, return_counts=True)
+    assert found.tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]
+    assert np.abs(counts - len(values) / 5).max() <= 3 * 4, counts  # four columns per sample
+
+
+def test_the_default_sensitivity_command_runs_on_the_baseline(tmp_path, capsys):
+    """The command as an analyst first types it: every uncertain parameter, no ranges."""
+    assert main(["sensitivity", str(BASELINE), "--method", "morris", "--samples", "2",
+                 "--runs", "1", "--workers", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert "What drives whether a force forms" in capsys.readouterr().out
+    (folder,) = (tmp_path / "baseline").iterdir()
+    runs = pd.read_parquet(folder / "runs.parquet", columns=["param.convener.deploy_rounds"])
+    assert set(runs["param.convener.deploy_rounds"]) <= {1.0, 2.0, 3.0, 4.0}
+    info = json.loads((folder / "sensitivity.json").read_text())
+    assert "convener.deploy_rounds" in info["whole_numbers"]
+
+
+def test_an_output_that_barely_varies_is_reported_rough_not_warned(recwarn):
+    """SALib warns (a Python warning, with a path into SALib) when an output does not vary in
+    what one of its estimators reads; the study keeps no such warning and says it in words."""
+    problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0, 1], [0, 1]]}
+    rng = np.random.default_rng(0)
+    n = 64 * 6  # 64 base samples, second order: N(2D + 2)
+    moving = rng.random(n)
+    r, constant = _sobol_analyze(problem, moving, True, seed=1)
+    assert not constant and np.isfinite(r["ST"]).all()
+    barely = np.ones(n)
+    # one point of the design left its usual value: in SALib's rows A, AB_1, AB_2, BA_1, BA_2,
+    # B per sample, one of AB_1's, so that A and B, which every estimator reads, never vary
+    barely[1] = 0.9
+    _, constant = _sobol_analyze(problem, barely, True, seed=1)
+    assert constant
+    assert not [w for w in recwarn if "Constant values" in str(w.message)]
 
 
 def test_bad_param(baseline):

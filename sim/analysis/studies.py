@@ -18,7 +18,7 @@ import pandas as pd
 from ..experiments import Experiment, run_experiment
 from ..experiments.limits import check_runs
 from ..scenario import LoadedScenario, ScenarioError
-from ..scenario.quantity import parse_number
+from ..scenario.quantity import WholeRange, parse_number
 from ..vocabulary import IN_FORCE
 from . import expression
 from .summary import wilson
@@ -206,28 +206,66 @@ def design_size(method: str, samples: int, parameters: int, second_order: bool =
     return samples * (2 * parameters + 2 if second_order else parameters + 2)
 
 
-def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tuple]],
-                samples: int, runs: int, seed: int, second_order: bool = False, **kw) -> Study:
-    """Morris elementary effects or Sobol indices (SALib) of the formation probability and each
-    contributor's deployment probability, over the given parameters and ranges: the design is
-    run as one experiment (`kw` goes to `run_experiment`), then analysed from its saved runs."""
+def whole_numbers(loaded: LoadedScenario, params: list[tuple[str, tuple]]) -> list[str]:
+    """The parameters of `params` that take whole numbers only (a count of rounds or of
+    contributors): a design studies each over every whole number of its range (`design`)."""
+    return [p for p, _ in params if isinstance(loaded.bounds[p], WholeRange)]
+
+
+def design(loaded: LoadedScenario, method: str, params: list[tuple[str, tuple]], samples: int,
+           seed: int, second_order: bool = False) -> tuple[list[dict], dict]:
+    """SALib's design over `params` (path, (LO, HI)): its points, each a mapping of path to
+    value, and the study's description (`info`, kept in the results folder).
+
+    A whole-number parameter (`whole_numbers`) is drawn over [LO, HI + 1) and rounded down, as
+    the EMA Workbench does for its `IntegerParameter`, so each whole number from LO to HI has
+    an equal share of the interval; the points hold the whole numbers, which are what is run
+    and what the analysis reads back. Sobol's estimators read only the outputs, in the design's
+    order; Morris's read, of the inputs, which one changed at each step and in which direction:
+    with 4 levels, a step spans two of them, and two levels two apart always round to different
+    whole numbers (LO..HI has at least two: LO < HI), so every step keeps its direction
+    (tested)."""
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
+    names = [p for p, _ in params]
+    whole = set(whole_numbers(loaded, params))
+    bounds = [[float(lo), float(hi)] for _, (lo, hi) in params]
+    drawn = [[lo, hi + 1.0] if p in whole else [lo, hi] for p, (lo, hi) in zip(
+        names, bounds, strict=True)]
+    problem = {"num_vars": len(params), "names": names, "bounds": drawn}
+    if method == "morris":
+        x = morris_sample.sample(problem, samples, num_levels=MORRIS_LEVELS, seed=seed)
+    else:
+        x = sobol_sample.sample(problem, samples, calc_second_order=second_order, seed=seed)
+    for j, p in enumerate(names):
+        if p in whole:  # a level meant to fall on a whole number may come out a hair below it
+            x[:, j] = np.minimum(np.floor(x[:, j] + WHOLE_TOLERANCE), bounds[j][1])
+    points = [dict(zip(names, map(float, row), strict=True)) for row in x]
+    info = {"kind": "sensitivity", "method": method, "second_order": second_order,
+            "parameters": names, "bounds": bounds, "whole_numbers": sorted(whole),
+            "samples": samples, "contributors": contributors(loaded)}
+    return points, info
+
+
+#: Morris's grid: levels per parameter
+MORRIS_LEVELS = 4
+#: a design's value this close below a whole number is rounded up to it, not down (SALib's
+#: levels are `LO + i * (HI - LO) / 3`, which floating point may leave just below)
+WHOLE_TOLERANCE = 1e-9
+
+
+def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tuple]],
+                samples: int, runs: int, seed: int, second_order: bool = False, **kw) -> Study:
+    """Morris elementary effects or Sobol indices (SALib) of the formation probability and each
+    contributor's deployment probability, over the given parameters and ranges (`design`): the
+    design is run as one experiment (`kw` goes to `run_experiment`), then analysed from its
+    saved runs."""
     if len(params) < 2:
         raise ScenarioError([(loaded.path, "--param", "sensitivity analysis needs at least two "
                               "parameters (the scenario's uncertain ones by default)")])
     check_runs(runs, design_size(method, samples, len(params), second_order))
-    names = [p for p, _ in params]
-    problem = {"num_vars": len(params), "names": names, "bounds": [list(b) for _, b in params]}
-    if method == "morris":
-        x = morris_sample.sample(problem, samples, num_levels=4, seed=seed)
-    else:
-        x = sobol_sample.sample(problem, samples, calc_second_order=second_order, seed=seed)
-    points = [dict(zip(names, map(float, row), strict=True)) for row in x]
-    info = {"kind": "sensitivity", "method": method, "second_order": second_order,
-            "parameters": names, "bounds": problem["bounds"], "samples": samples,
-            "contributors": contributors(loaded)}
+    points, info = design(loaded, method, params, samples, seed, second_order)
     return analyse_sensitivity(run_experiment(loaded, runs, seed, points=points, study=info,
                                               **kw))
 
@@ -236,7 +274,6 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
     """SALib's analysis of a sensitivity design from the experiment's saved runs: the design's
     points are read back from the runs table, exactly as they were run."""
     from SALib.analyze import morris as morris_analyze
-    from SALib.analyze import sobol as sobol_analyze
 
     meta = experiment.metadata
     info = meta["study"]
@@ -247,19 +284,22 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
     runs, counts = point_counts(experiment, info["contributors"])
     outputs = ["formed", *[f"in_force.{c}" for c in info["contributors"]]]
     rows = []
+    rough: dict[str, str] = {}
     for k, out in enumerate(outputs):
         y = counts[:, k] / runs
         if np.ptp(y) == 0:
             continue  # the output never moved: no index can be computed
         if method == "morris":
-            r = morris_analyze.analyze(problem, x, y, num_levels=4, conf_level=0.95, seed=seed)
+            r = morris_analyze.analyze(problem, x, y, num_levels=MORRIS_LEVELS, conf_level=0.95,
+                                       seed=seed)
             for i, p in enumerate(names):
                 rows.append({"output": out, "parameter": p, "mu_star": r["mu_star"][i],
                              "mu_star_conf": r["mu_star_conf"][i], "sigma": r["sigma"][i],
                              "mu": r["mu"][i]})
         else:
-            r = sobol_analyze.analyze(problem, y, calc_second_order=second_order,
-                                      conf_level=0.95, seed=seed)
+            r, constant = _sobol_analyze(problem, y, second_order, seed)
+            if constant:
+                rough[out] = _rarely_moving(y)
             for i, p in enumerate(names):
                 row = {"output": out, "parameter": p, "S1": r["S1"][i],
                        "S1_conf": r["S1_conf"][i], "ST": r["ST"][i], "ST_conf": r["ST_conf"][i]}
@@ -279,8 +319,47 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
     return Study("sensitivity", table.reset_index(drop=True), {
         "method": method, "index": key, "second_order": second_order,
         "parameters": names, "bounds": info["bounds"],
+        "whole_numbers": info.get("whole_numbers", []),
         "samples": info["samples"], "points": len(x), "runs_per_point": meta["runs"],
-        "seed": seed, "outputs": outputs}, experiment)
+        "seed": seed, "outputs": outputs, "rough": rough}, experiment)
+
+
+#: what SALib's Sobol estimators warn when the output does not vary within the part of the
+#: design they read (the whole design's A and B blocks, or a bootstrap resample of them)
+_SALIB_CONSTANT = "Constant values encountered"
+
+
+def _sobol_analyze(problem: dict, y: np.ndarray, second_order: bool, seed: int):
+    """SALib's Sobol analysis, and whether an estimator met an output that did not vary in
+    what it read: SALib then sets that estimate to 0 and warns, which the command line would
+    show as a Python warning with a path into SALib. The study says it in words instead
+    (`rough`); any other warning passes on as it came."""
+    import warnings
+
+    from SALib.analyze import sobol as sobol_analyze
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = sobol_analyze.analyze(problem, y, calc_second_order=second_order, conf_level=0.95,
+                                  seed=seed)
+    constant = False
+    for w in caught:
+        if str(w.message).startswith(_SALIB_CONSTANT):
+            constant = True
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return r, constant
+
+
+def _rarely_moving(y: np.ndarray) -> str:
+    """Why an output's Sobol indices are rough: at how few points it left its usual value."""
+    values, counts = np.unique(y, return_counts=True)
+    usual = values[int(np.argmax(counts))]
+    moved = int(len(y) - counts.max())
+    return (f"its probability differs from its usual value ({usual:.0%}) at only {moved:,} of "
+            f"{len(y):,} points, so some of the samples SALib's estimators read never varied "
+            "(each such estimate is set to 0): its indices and intervals are rough; more runs "
+            "a point (--runs) or base samples (--samples) sharpen them")
 
 
 # --------------------------------------------------------------------------- discovery
