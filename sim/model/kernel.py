@@ -12,13 +12,13 @@ The helpers `_run` calls allocate nothing, and are compiled without numba's refe
 would allocate). With it, each call counted a reference up and down for every array passed,
 and `inline="always"` did the same for the inlined copies of its arguments: a sixth of the
 kernel's time under `perf` (15.7% of the samples, now 4%), 5.4 µs of 43.9 a run (median of 31
-paired timings on one core of the 2-core reference machine; README, Performance).
+paired timings on one core of the 2-core reference machine; benchmarks/HISTORY.md).
 
 The rules read the parameters they need from two small arrays gathered from the parameter
 vector (`_gather`: the globals and each contributor's own), and each random stream's base is
 computed once per run (`_draw`): 6-7% less time a run than reading `P[g[...]]` and `P[k[...]]`
 and mixing the seed again at every draw (median ratio 0.93-0.94 of 60 paired timings of 4,000
-runs; README, Performance).
+runs; benchmarks/HISTORY.md).
 
 Module-level functions, so that numba can cache the compiled code on disk. Status codes:
 0 not invited, 1 invited, 2 unwilling, 3 conditions unmet, 4 declined over the mandate,
