@@ -404,7 +404,8 @@ def _key(name: str) -> str:
 def discover(runs: pd.DataFrame, expr: str, min_density: float | None = None,
              box: int | None = None, drop=(), peel_alpha: float = 0.05,
              min_mass: float = 0.05) -> Study:
-    """PRIM (Friedman & Fisher 1999; the `prim` package): the box of sampled-parameter ranges
+    """PRIM (Friedman & Fisher 1999; the `prim` package, its peeling computed column by column:
+    `sim.analysis.peeling`): the box of sampled-parameter ranges
     in which the outcome concentrates, and the trade-off between coverage and density.
 
     PRIM peels the parameter space, box by box, down to `min_mass` of the runs: its peeling
@@ -419,7 +420,7 @@ def discover(runs: pd.DataFrame, expr: str, min_density: float | None = None,
     `drop` then removes the restrictions on those parameters (as PRIM's `drop_restriction`):
     the box widens, and its coverage, density and quasi-p-values are computed again.
     """
-    import prim
+    from .peeling import Prim
 
     y = outcome_mask(runs, expr)
     xcols = [c for c in runs.columns if c.startswith("param.") and runs[c].nunique() > 1]
@@ -430,7 +431,7 @@ def discover(runs: pd.DataFrame, expr: str, min_density: float | None = None,
         raise ScenarioError([("--outcome", "", expression.no_match(runs, expr, y))])
     x = runs[xcols].rename(columns=_key).reset_index(drop=True)
     names = list(x.columns)
-    p = prim.Prim(x, y, threshold=None, peel_alpha=peel_alpha, mass_min=min_mass)
+    p = Prim(x, y, threshold=None, peel_alpha=peel_alpha, mass_min=min_mass)
     boxes = _trajectory(p.find_box(), names)
     space = _Space(x.to_numpy(dtype=float), np.asarray(y, dtype=bool), names)
     points = []
