@@ -15,10 +15,15 @@ from the box's own count and the one parameter the candidate changes. Everything
 package's: its quantile (`prim_ops.get_quantile`), its objective function, its order of
 candidates (every parameter in the data's order, its upper end then its lower), its sort of
 the scores (Python's stable sort on (objective, unrestricted parameters), best first), its
-stopping rule, its `PrimBox.update`, and its pasting phase. A column of another type than
-float64 is peeled by the package's own operation. `tests/test_analysis.py` checks that both
-give the same peeling trajectory and limits, box by box, on generated data and on the
-baseline's runs.
+stopping rule, its `PrimBox.update`, and its pasting phase. A column the package peels as a
+real number (float16, float32, float64) is peeled here; any other by the package's own
+operation. `tests/test_peeling.py` checks that both give the same peeling trajectory, limits
+and rows, box by box, on generated data and on the baseline's runs. One difference is kept on
+purpose: the package's `_peel` calls itself once per box and so stops with a RecursionError
+past about a thousand boxes (a tiny `peel_alpha`); this one is a loop.
+
+The method is derived from the package's own (GPL-3.0-or-later; by David Hadka, from Jan
+Kwakkel's EMA Workbench).
 """
 
 from __future__ import annotations
