@@ -358,13 +358,14 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from .analysis.studies import design_size, parse_param, sensitivity
+    from .analysis.studies import check_params, design_size, parse_param, sensitivity
     from .analysis.study_report import present_study
     from .experiments.limits import check_runs
 
     loaded, seed = _study_args(args)
     params = [parse_param(loaded, p) for p in args.param] or \
         [(p, tuple(map(float, d.support()))) for p, d in loaded.uncertain]
+    check_params(loaded, params)  # refused before anything is said or run
     samples = args.samples or (20 if args.method == "morris" else 128)
     runs = args.runs or 10
     d = len(params)
@@ -382,8 +383,12 @@ def cmd_sensitivity(args) -> int:
     formed = study.table[study.table["output"] == "formed"] if len(study.table) else \
         study.table
     name = "mu*" if key == "mu_star" else "ST"
-    print(f"What drives whether a force forms (ranked by {name}, with its 95% interval, "
-          "clipped at 0):")
+    if formed.empty:
+        print(f"Whether a force forms did not change across the design's {study.info['points']:,}"
+              f" points: no {name} to rank the parameters by.")
+    else:
+        print(f"What drives whether a force forms (ranked by {name}, with its 95% interval, "
+              "clipped at 0):")
     for _, r in formed.iterrows():
         lo = max(0.0, r[key] - r[f"{key}_conf"])
         print(f"  {r['rank']:>2}. {r['parameter']:<55} {r[key]:.3f} "

@@ -11,6 +11,7 @@ import pytest
 
 from sim.analysis.studies import (
     _sobol_analyze,
+    _whole_number_effects,
     design,
     discover,
     outcome_mask,
@@ -255,11 +256,57 @@ def test_a_sobol_design_takes_each_whole_number_equally_often(baseline):
     assert np.abs(counts - len(values) / 5).max() <= 3 * 4, counts  # four columns per sample
 
 
+@pytest.mark.parametrize("lo, hi", [(1, 2), (1, 3), (1, 4), (1, 5), (0, 7), (2, 9)])
+def test_morris_scores_a_whole_number_parameter_as_a_continuous_one_of_the_same_effect(
+        baseline, lo, hi):
+    """Both parameters move the output linearly across their ranges by the same amount: the
+    same mu*, 1, and no spread (sigma 0). SALib alone divides a whole-number parameter's
+    change by the design's step, not the step the runs took: mu* 1.5 for two values."""
+    from SALib.analyze import morris as morris_analyze
+
+    params = [("convener.deploy_rounds", (float(lo), float(hi))),
+              ("convener.pressure", (0.0, 1.0))]
+    points, info = design(baseline, "morris", params, 100, seed=lo * 10 + hi)
+    x = np.array([[pt[p] for p, _ in params] for pt in points])
+    y = (x[:, 0] - lo) / (hi - lo) + x[:, 1]
+    problem = {"num_vars": 2, "names": [p for p, _ in params], "bounds": info["bounds"]}
+    r = morris_analyze.analyze(problem, x, y, num_levels=4, conf_level=0.95, seed=1)
+    _whole_number_effects(r, 0, x, y, info["bounds"][0], seed=1)
+    assert r["mu_star"][0] == pytest.approx(1.0) and r["mu_star"][1] == pytest.approx(1.0)
+    assert r["mu"][0] == pytest.approx(1.0)
+    assert r["sigma"][0] == pytest.approx(0.0, abs=1e-12)
+    assert r["mu_star_conf"][0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_parameter_given_twice_is_refused_before_anything_runs(tmp_path, capsys):
+    assert main(["sensitivity", str(BASELINE), "--param", "convener.pressure", "--param",
+                 "convener.pressure=0:0.5", "--param", "convener.leverage", "--samples", "2",
+                 "--runs", "1", "--out", str(tmp_path), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert "convener.pressure: given more than once" in captured.err
+    assert "analysis of" not in captured.out + captured.err  # refused before it is announced
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_design_whose_outputs_never_move_is_reported_not_a_crash(tmp_path, capsys):
+    """Six points of one run each, on two parameters that do not move formation or any
+    country (seed fixed): Morris has no index to compute, and says so."""
+    assert main(["sensitivity", str(BASELINE), "--method", "morris", "--param",
+                 "convener.pressure", "--param", "convener.leverage", "--samples", "2",
+                 "--runs", "1", "--workers", "1", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "did not change across the design's 6 points" in out
+    (folder,) = (tmp_path / "baseline").iterdir()
+    assert (folder / "report.html").is_file() and (folder / "mu_sigma.png").is_file()
+
+
 def test_the_default_sensitivity_command_runs_on_the_baseline(tmp_path, capsys):
     """The command as an analyst first types it: every uncertain parameter, no ranges."""
-    assert main(["sensitivity", str(BASELINE), "--method", "morris", "--samples", "2",
-                 "--runs", "1", "--workers", "2", "--out", str(tmp_path), "--no-progress"]) == 0
-    assert "What drives whether a force forms" in capsys.readouterr().out
+    assert main(["sensitivity", str(BASELINE), "--method", "morris", "--samples", "4",
+                 "--runs", "2", "--workers", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out  # four trajectories: formation moves (with two it did not)
+    assert "What drives whether a force forms" in out and "  1. " in out
     (folder,) = (tmp_path / "baseline").iterdir()
     runs = pd.read_parquet(folder / "runs.parquet", columns=["param.convener.deploy_rounds"])
     assert set(runs["param.convener.deploy_rounds"]) <= {1.0, 2.0, 3.0, 4.0}

@@ -218,13 +218,14 @@ def design(loaded: LoadedScenario, method: str, params: list[tuple[str, tuple]],
     value, and the study's description (`info`, kept in the results folder).
 
     A whole-number parameter (`whole_numbers`) is drawn over [LO, HI + 1) and rounded down, as
-    the EMA Workbench does for its `IntegerParameter`, so each whole number from LO to HI has
-    an equal share of the interval; the points hold the whole numbers, which are what is run
-    and what the analysis reads back. Sobol's estimators read only the outputs, in the design's
-    order; Morris's read, of the inputs, which one changed at each step and in which direction:
-    with 4 levels, a step spans two of them, and two levels two apart always round to different
-    whole numbers (LO..HI has at least two: LO < HI), so every step keeps its direction
-    (tested)."""
+    the EMA Workbench does for its `IntegerParameter`: each whole number from LO to HI has an
+    equal share of the interval, which a Sobol design fills evenly; Morris's four levels fall on
+    at most four of them. The points hold the whole numbers, which are what is run and what the
+    analysis reads back. Sobol's estimators read only the outputs, in the design's order.
+    Morris's read, of the inputs, which one changed at each step and in which direction: a step
+    spans two of the four levels, and two levels two apart always round to different whole
+    numbers (LO..HI has at least two: LO < HI), so every step keeps its direction (tested); the
+    size of the step is another than the design's, which `_whole_number_effects` accounts for."""
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
@@ -255,15 +256,25 @@ MORRIS_LEVELS = 4
 WHOLE_TOLERANCE = 1e-9
 
 
+def check_params(loaded: LoadedScenario, params: list[tuple[str, tuple]]) -> None:
+    """A sensitivity design's parameters: at least two, each once."""
+    if len(params) < 2:
+        raise ScenarioError([(loaded.path, "--param", "sensitivity analysis needs at least two "
+                              "parameters (the scenario's uncertain ones by default)")])
+    seen = [p for p, _ in params]
+    twice = sorted({p for p in seen if seen.count(p) > 1})
+    if twice:
+        raise ScenarioError([(loaded.path, "--param", f"{', '.join(twice)}: given more than "
+                              "once (a design varies each parameter once)")])
+
+
 def sensitivity(loaded: LoadedScenario, method: str, params: list[tuple[str, tuple]],
                 samples: int, runs: int, seed: int, second_order: bool = False, **kw) -> Study:
     """Morris elementary effects or Sobol indices (SALib) of the formation probability and each
     contributor's deployment probability, over the given parameters and ranges (`design`): the
     design is run as one experiment (`kw` goes to `run_experiment`), then analysed from its
     saved runs."""
-    if len(params) < 2:
-        raise ScenarioError([(loaded.path, "--param", "sensitivity analysis needs at least two "
-                              "parameters (the scenario's uncertain ones by default)")])
+    check_params(loaded, params)
     check_runs(runs, design_size(method, samples, len(params), second_order))
     points, info = design(loaded, method, params, samples, seed, second_order)
     return analyse_sensitivity(run_experiment(loaded, runs, seed, points=points, study=info,
@@ -281,6 +292,7 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
     seed = meta["seed"]
     problem = {"num_vars": len(names), "names": names, "bounds": info["bounds"]}
     x = point_values(experiment)[names].to_numpy(dtype=float)
+    whole = set(info.get("whole_numbers", []))
     runs, counts = point_counts(experiment, info["contributors"])
     outputs = ["formed", *[f"in_force.{c}" for c in info["contributors"]]]
     rows = []
@@ -292,6 +304,9 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
         if method == "morris":
             r = morris_analyze.analyze(problem, x, y, num_levels=MORRIS_LEVELS, conf_level=0.95,
                                        seed=seed)
+            for i, p in enumerate(names):
+                if p in whole:
+                    _whole_number_effects(r, i, x, y, info["bounds"][i], seed)
             for i, p in enumerate(names):
                 rows.append({"output": out, "parameter": p, "mu_star": r["mu_star"][i],
                              "mu_star_conf": r["mu_star_conf"][i], "sigma": r["sigma"][i],
@@ -330,25 +345,53 @@ _SALIB_CONSTANT = "Constant values encountered"
 
 
 def _sobol_analyze(problem: dict, y: np.ndarray, second_order: bool, seed: int):
-    """SALib's Sobol analysis, and whether an estimator met an output that did not vary in
-    what it read: SALib then sets that estimate to 0 and warns, which the command line would
-    show as a Python warning with a path into SALib. The study says it in words instead
-    (`rough`); any other warning passes on as it came."""
+    """SALib's Sobol analysis, and whether the output is constant in the rows every estimator
+    reads (the design's A and B matrices): SALib then sets each estimate to 0 and warns, a
+    Python warning with a path into SALib that the command line would show. The study says it
+    in words instead (`rough`): that one warning is filtered here, every other passes."""
     import warnings
 
     from SALib.analyze import sobol as sobol_analyze
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    # SALib's rows per base sample: A, AB_1..AB_D, (BA_1..BA_D,) B
+    step = problem["num_vars"] * (2 if second_order else 1) + 2
+    a_and_b = np.r_[y[0::step], y[step - 1::step]]
+    constant = bool(np.ptp(a_and_b) <= np.finfo(float).eps)  # SALib's own test
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SALIB_CONSTANT, category=UserWarning)
         r = sobol_analyze.analyze(problem, y, calc_second_order=second_order, conf_level=0.95,
                                   seed=seed)
-    constant = False
-    for w in caught:
-        if str(w.message).startswith(_SALIB_CONSTANT):
-            constant = True
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return r, constant
+
+
+def _whole_number_effects(r, i: int, x: np.ndarray, y: np.ndarray, bounds, seed: int) -> None:
+    """Morris's statistics of whole-number parameter `i`, from its actual steps (in `r`, in
+    place of SALib's).
+
+    SALib divides each step's change of the output by the design's step, two of the grid's
+    four levels (2/3 of the range). Rounded down to whole numbers, a parameter's step is
+    another: with two values, every step spans the whole range, and SALib's mu* would be 1.5
+    times that of a continuous parameter of the same effect. Here each elementary effect is
+    divided by the step the runs took (its share of the range LO..HI), so a whole-number and
+    a continuous parameter of the same linear effect get the same mu* (tested). mu, mu* and
+    sigma are computed as SALib computes them, and mu*'s interval by the same bootstrap (100
+    resamples, 95%), from a generator of its own seeded with the study's seed and the
+    parameter's place."""
+    from scipy.stats import norm
+
+    d = x.shape[1]
+    xt = x.reshape(-1, d + 1, d)  # trajectories of d + 1 points, one parameter moved a step
+    yt = y.reshape(-1, d + 1)
+    dx = np.diff(xt[:, :, i], axis=1)
+    step = dx != 0  # exactly one step per trajectory moves it
+    span = bounds[1] - bounds[0]
+    ee = np.diff(yt, axis=1)[step] / (dx[step] / span)
+    rng = np.random.default_rng([seed, i])
+    resampled = np.abs(ee[rng.integers(len(ee), size=(100, len(ee)))]).mean(axis=1)
+    r["mu"][i] = float(ee.mean())
+    r["mu_star"][i] = float(np.abs(ee).mean())
+    r["sigma"][i] = float(ee.std(ddof=1)) if len(ee) > 1 else float("nan")
+    r["mu_star_conf"][i] = float(norm.ppf(0.975) * resampled.std(ddof=1))
 
 
 def _rarely_moving(y: np.ndarray) -> str:

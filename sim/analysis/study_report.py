@@ -167,7 +167,7 @@ def sensitivity_plots(study: Study, scenario: str = "") -> dict:
 
     @plots.styled
     def mu_sigma():
-        formed = t[t["output"] == "formed"]
+        formed = t[t["output"] == "formed"] if len(t) else t  # no output moved: no columns
         fig, ax = plots.figure(8.5, 6)
         if formed.empty:
             plots.empty(ax, "The formation probability never changed")
