@@ -208,7 +208,7 @@ def design_size(method: str, samples: int, parameters: int, second_order: bool =
 
 def whole_numbers(loaded: LoadedScenario, params: list[tuple[str, tuple]]) -> list[str]:
     """The parameters of `params` that take whole numbers only (a count of rounds or of
-    contributors): a design studies each over every whole number of its range (`design`)."""
+    contributors): a design draws each over its range's whole numbers (`design`)."""
     return [p for p, _ in params if isinstance(loaded.bounds[p], WholeRange)]
 
 
@@ -339,8 +339,8 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
         "seed": seed, "outputs": outputs, "rough": rough}, experiment)
 
 
-#: what SALib's Sobol estimators warn when the output does not vary within the part of the
-#: design they read (the whole design's A and B blocks, or a bootstrap resample of them)
+#: what SALib's Sobol estimators warn when the output does not vary in the design's A and B
+#: matrices, which they all read (or in a bootstrap resample of them)
 _SALIB_CONSTANT = "Constant values encountered"
 
 
@@ -400,9 +400,10 @@ def _rarely_moving(y: np.ndarray) -> str:
     usual = values[int(np.argmax(counts))]
     moved = int(len(y) - counts.max())
     return (f"its probability differs from its usual value ({usual:.0%}) at only {moved:,} of "
-            f"{len(y):,} points, so some of the samples SALib's estimators read never varied "
-            "(each such estimate is set to 0): its indices and intervals are rough; more runs "
-            "a point (--runs) or base samples (--samples) sharpen them")
+            f"{len(y):,} points, none of them among the design's base samples (its A and B "
+            "matrices), which every estimator reads: SALib sets those estimates to 0, so its "
+            "indices and intervals are rough; more runs a point (--runs) or base samples "
+            "(--samples) sharpen them")
 
 
 # --------------------------------------------------------------------------- discovery
