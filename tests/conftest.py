@@ -19,6 +19,39 @@ settings.register_profile("default", max_examples=25, **_PROFILE)
 settings.register_profile("slow", max_examples=2_000, **_PROFILE)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: how long a test's threads may take to end after it
+_THREADS_GRACE_S = 5.0
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "threads_end_with_module(why): the test's threads belong to a fixture of "
+        "its module and end with it (exempt from `_no_thread_outlives_its_test`)")
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test(request):
+    """No test leaves a thread running: a test process with another thread in it no longer
+    forks its drawing processes (`forked.can_fork`), so every later test on that worker would
+    silently skip its fork checks or take the in-process path instead (a Dask client's threads
+    once did that to three tests of tests/test_plots.py). Threads a test started get a few
+    seconds to end; one still running fails the test that left it."""
+    import threading
+    import time
+
+    if request.node.get_closest_marker("threads_end_with_module"):
+        yield
+        return
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + _THREADS_GRACE_S
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"threads left running by this test: {[t.name for t in left]}"
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 #: Two eager, unconditioned states of 600 troops each, a target of 1,000, no noise, no

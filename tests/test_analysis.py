@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -396,53 +398,12 @@ def test_discover_command(tmp_path, capsys, summaries_only):
 # ----------------------------------------------------------------------------- Dask
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    client = distributed.Client(cluster)
-    yield cluster, client
-    client.close()
-    cluster.close()
-
-
-def test_dask_and_local_results_identical(tmp_path, baseline, dask_cluster):
-    _, client = dask_cluster
-    kw = dict(runs=400, seed=12, log=lambda *a: None)
-    remote = run_experiment(baseline, out=tmp_path / "dask", executor=client.get_executor(),
-                            **kw)
-    local = run_experiment(baseline, out=tmp_path / "local", workers=2, **kw)
-    for name in ("runs.parquet", "rounds.parquet"):
-        assert (remote.folder / name).read_bytes() == (local.folder / name).read_bytes()
-    points = [{OPPOSITION: v} for v in (0.1, 0.9)]
-    pd.testing.assert_frame_equal(
-        run_experiment(baseline, 30, 1, points=points, executor=client.get_executor()).runs,
-        run_experiment(baseline, 30, 1, points=points).runs)
-    # to a folder, a remote worker sends the runs without their parameters (as a chunk file
-    # keeps them): drawn again here, for the points too, they give the same file
-    kw = dict(runs=40, seed=2, points=points, chunk=30, log=lambda *a: None)
-    remote = run_experiment(baseline, out=tmp_path / "dask-points",
-                            executor=client.get_executor(), **kw)
-    local = run_experiment(baseline, out=tmp_path / "local-points", workers=1, **kw)
-    assert (remote.folder / "runs.parquet").read_bytes() == \
-        (local.folder / "runs.parquet").read_bytes()
-
-
-def test_scheduler_option(tmp_path, dask_cluster, capsys):
-    cluster, _ = dask_cluster
-    assert main(["run", str(BASELINE), "--runs", "60", "--scheduler", cluster.scheduler_address,
-                 "--out", str(tmp_path / "a"), "--no-progress"]) == 0
-    assert main(["run", str(BASELINE), "--runs", "60", "--workers", "1", "--out",
-                 str(tmp_path / "b"), "--no-progress"]) == 0
-    a = next((tmp_path / "a" / "baseline").iterdir()) / "runs.parquet"
-    b = next((tmp_path / "b" / "baseline").iterdir()) / "runs.parquet"
-    assert a.read_bytes() == b.read_bytes()
-    capsys.readouterr()
-    for address in ("tcp://127.0.0.1:1", "not an address", "tcp://127.0.0.1:notaport",
-                    "nosuchprotocol://x:1"):
-        assert main(["run", str(BASELINE), "--runs", "10", "--scheduler", address,
-                     "--out", str(tmp_path / "c"), "--no-progress"]) == 2
-        err = capsys.readouterr().err
-        assert f"--scheduler {address}: cannot connect" in err and "Traceback" not in err
-    assert not (tmp_path / "c").exists()
+@pytest.mark.parametrize("check", ["results_identical", "scheduler_option"])
+def test_dask_back_end(tmp_path, check):
+    """The same files through a Dask cluster as on local workers, and `--scheduler` with its
+    refusals (`tests/dask_checks.py`), in a process of their own: a Dask client leaves threads
+    behind, and a test process with threads no longer forks (later tests would change path)."""
+    pytest.importorskip("distributed")
+    p = subprocess.run([sys.executable, "-m", "tests.dask_checks", check, str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0 and p.stdout.strip().endswith("passed"), p.stdout + p.stderr

@@ -453,6 +453,8 @@ def _changed(page) -> str:
 PAKISTAN = "Israel's threat score of Pakistan"
 
 
+@pytest.mark.threads_end_with_module("Playwright's event loop, of the module's `browser`, "
+                                     "starts its worker threads at the first page")
 def test_the_page_in_a_real_browser(server, browser):
     url, user, log = server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
