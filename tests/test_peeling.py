@@ -53,7 +53,7 @@ def test_the_peeling_is_the_package_s_on_generated_data(seed):
     rng = np.random.default_rng(seed + 1000)
     alpha = float(rng.choice([0.05, 0.1, 0.2]))
     ours, theirs = _both(x, y, peel_alpha=alpha, mass_min=float(rng.choice([0.02, 0.05, 0.1])))
-    assert len(ours.peeling_trajectory) > 1 or seed % 7 == 0  # the test peels, mostly
+    assert len(ours.peeling_trajectory) > 1  # a box was peeled: the comparison has content
     _same(ours, theirs)
 
 
