@@ -248,8 +248,9 @@ def test_every_morris_step_of_a_whole_number_parameter_still_moves_it(baseline, 
 
 def test_a_sobol_design_takes_each_whole_number_equally_often(baseline):
     """Drawn over [LO, HI + 1) and rounded down, each whole number of the range has an equal
-    share of the design: within 3 points of a share for 1,024 base samples (a Sobol sequence
-    is nearly even by construction; floating point must not push a value into its neighbour)."""
+    share of the design: 1,024 base samples, each four rows (A, two AB, B), each value's count
+    within 3 a row of its share (a Sobol sequence is nearly even by construction; floating
+    point must not push a value into its neighbour)."""
     params = [("convener.min_contributors", (2.0, 6.0)), ("convener.pressure", (0.0, 1.0))]
     points, _ = design(baseline, "sobol", params, 1024, seed=3)
     values = np.array([pt["convener.min_contributors"] for pt in points])
