@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -261,8 +262,7 @@ def check_params(loaded: LoadedScenario, params: list[tuple[str, tuple]]) -> Non
     if len(params) < 2:
         raise ScenarioError([(loaded.path, "--param", "sensitivity analysis needs at least two "
                               "parameters (the scenario's uncertain ones by default)")])
-    seen = [p for p, _ in params]
-    twice = sorted({p for p in seen if seen.count(p) > 1})
+    twice = sorted(p for p, n in Counter(p for p, _ in params).items() if n > 1)
     if twice:
         raise ScenarioError([(loaded.path, "--param", f"{', '.join(twice)}: given more than "
                               "once (a design varies each parameter once)")])
@@ -307,7 +307,6 @@ def analyse_sensitivity(experiment: Experiment) -> Study:
             for i, p in enumerate(names):
                 if p in whole:
                     _whole_number_effects(r, i, x, y, info["bounds"][i], seed)
-            for i, p in enumerate(names):
                 rows.append({"output": out, "parameter": p, "mu_star": r["mu_star"][i],
                              "mu_star_conf": r["mu_star_conf"][i], "sigma": r["sigma"][i],
                              "mu": r["mu"][i]})
